@@ -1,0 +1,146 @@
+package etl
+
+import (
+	"database/sql"
+	"time"
+)
+
+// Message is one MQTT message as a source hands it to the pipeline.
+type Message struct {
+	Source   string    // configured source name; a bounded metric label
+	Topic    string    // MQTT topic, verbatim
+	Payload  []byte    // MQTT payload, verbatim
+	Retained bool      // the broker replayed a retained message
+	Received time.Time // wall clock when the source received it
+	// Ack acknowledges the message to the broker. It is called once, after the
+	// batch holding the message is committed. Nil for QoS 0 deliveries.
+	Ack func()
+}
+
+// Kind says which rows a Record writes.
+type Kind uint8
+
+// Record kinds.
+const (
+	// KindPacket is a decoded packet: transmission (insert-or-get), observer
+	// upsert, observation, and the node when the packet is a valid advert.
+	KindPacket Kind = iota + 1
+	// KindStatus is an observer status message: observer upsert and an
+	// optional observer_metrics sample.
+	KindStatus
+	// KindDropped is a rejected packet kept in dropped_packets with a reason.
+	KindDropped
+)
+
+// String returns the kind's name.
+func (k Kind) String() string {
+	switch k {
+	case KindPacket:
+		return "packet"
+	case KindStatus:
+		return "status"
+	case KindDropped:
+		return "dropped"
+	}
+	return "unknown"
+}
+
+// Record is one normalised, decoded unit of work for the sink. Exactly one of
+// Packet, Status and Drop is set, as Kind says.
+type Record struct {
+	Kind Kind
+	// Time is the record's timestamp: the receipt time, or the publisher's
+	// timestamp when that is trustworthy. Rows store it as RFC 3339 UTC
+	// seconds (or epoch seconds for observations).
+	Time     time.Time
+	Observer Observer
+	Packet   *Packet
+	Status   *Status
+	Drop     *Drop
+}
+
+// Observer identifies the observer (uploader) a record came from.
+type Observer struct {
+	ID   string // topic segment, verbatim (case kept); "" = unknown, no observer row
+	Name string // payload origin; "" keeps the stored name (written as NULL)
+	IATA string // region, trimmed and uppercased; "" keeps the stored value
+}
+
+// Packet holds the column values of one received packet.
+type Packet struct {
+	// Transmission (deduplicated by Hash).
+	Hash           string // content hash, 16 lowercase hex chars
+	RawHex         string // the raw string verbatim; transmissions.raw_hex of the first copy
+	RouteType      int
+	PayloadType    int
+	PayloadVersion int
+	DecodedJSON    string
+	ChannelHash    string // "" = NULL
+	FromPubkey     string // "" = NULL
+
+	// Observation (deduplicated by transmission, observer, path).
+	PathJSON  string // JSON array of uppercase hex hops; "[]" when none
+	ObsRawHex string // this observer's raw hex; "" = NULL
+	Direction string // "" = NULL
+	SNR       sql.Null[float64]
+	RSSI      sql.Null[float64]
+	Score     sql.Null[float64]
+
+	// Companion marks a companion-bridge message: the observation has no
+	// observer row (observer_idx NULL) and no observer is upserted.
+	Companion bool
+
+	// Node is set for a valid advert; the node row is upserted.
+	Node *Node
+}
+
+// Node is the node row an advert upserts.
+type Node struct {
+	PublicKey    string // 64 lowercase hex chars
+	Name         string // "" = NULL (keeps the stored name)
+	Role         string // "" = NULL
+	Lat, Lon     sql.Null[float64]
+	BatteryMV    sql.Null[int64]
+	TemperatureC sql.Null[float64]
+	Foreign      bool // the advert's position is outside geo_filter
+}
+
+// Status holds what an observer status message carries.
+type Status struct {
+	// Retained status messages are replays by the broker: they may fill in
+	// metadata but do not prove the observer is alive (last_seen unchanged).
+	Retained bool
+
+	Model         string // "" = NULL
+	Firmware      string
+	ClientVersion string
+	Radio         string
+	BatteryMV     sql.Null[int64]
+	UptimeSecs    sql.Null[int64]
+	NoiseFloor    sql.Null[float64]
+
+	// Metrics is the observer_metrics sample; nil when nothing was recognised.
+	Metrics *Metrics
+}
+
+// Metrics is one observer_metrics row. Bucket is the sample time rounded to
+// the configured interval; a later sample in the same bucket replaces it.
+type Metrics struct {
+	Bucket      time.Time
+	NoiseFloor  sql.Null[float64]
+	TxAirSecs   sql.Null[int64]
+	RxAirSecs   sql.Null[int64]
+	RecvErrors  sql.Null[int64]
+	BatteryMV   sql.Null[int64]
+	PacketsSent sql.Null[int64]
+	PacketsRecv sql.Null[int64]
+}
+
+// Drop is a dropped_packets row: a packet that was rejected, with the reason.
+type Drop struct {
+	Hash       string // content hash, or the raw-prefix fallback
+	RawHex     string
+	Reason     string // a short stable phrase, e.g. "invalid signature"
+	NodePubkey string // "" = NULL
+	NodeName   string // "" = NULL
+}
