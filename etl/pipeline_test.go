@@ -1,0 +1,195 @@
+package etl_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/corescope/etl/etl"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// recordingSink keeps what it was given, in memory. It tests the pipeline's
+// batching and acknowledgement; the SQLite sink has its own tests.
+type recordingSink struct {
+	mu      sync.Mutex
+	batches [][]etl.Record
+	fail    func(recs []etl.Record) error
+	gate    chan struct{} // when set, Apply waits for a token
+}
+
+func (s *recordingSink) Apply(ctx context.Context, recs []etl.Record) (etl.ApplyResult, error) {
+	if s.gate != nil {
+		<-s.gate
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		if err := s.fail(recs); err != nil {
+			return etl.ApplyResult{}, err
+		}
+	}
+	s.batches = append(s.batches, append([]etl.Record(nil), recs...))
+	return etl.ApplyResult{TxInserted: len(recs)}, nil
+}
+
+func (s *recordingSink) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, b := range s.batches {
+		n += len(b)
+	}
+	return n
+}
+
+// oneRecord turns every message into one packet record carrying the topic.
+var oneRecord = etl.TransformFunc(func(m *etl.Message, out []etl.Record) []etl.Record {
+	if m.Topic == "skip" {
+		return out
+	}
+	return append(out, etl.Record{Kind: etl.KindPacket, Observer: etl.Observer{ID: m.Topic}, Packet: &etl.Packet{}})
+})
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestPipelineAcksAfterCommitAndDrains(t *testing.T) {
+	sink := &recordingSink{}
+	p := etl.NewPipeline(etl.PipelineConfig{QueueSize: 100, BatchSize: 10, Registerer: prometheus.NewRegistry()}, sink, oneRecord)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, context.Background()) }()
+
+	var mu sync.Mutex
+	acked := 0
+	ack := func() {
+		mu.Lock()
+		acked++
+		mu.Unlock()
+	}
+	for i := range 95 {
+		topic := "obs"
+		if i%19 == 0 {
+			topic = "skip" // stores nothing but is still acknowledged
+		}
+		if err := p.Enqueue(ctx, etl.Message{Topic: topic, Received: time.Now(), Ack: ack}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel() // sources stopped: drain
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := sink.count(); got != 95-5 {
+		t.Fatalf("stored %d records, want 90", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if acked != 95 {
+		t.Fatalf("acked %d messages, want 95", acked)
+	}
+	for _, b := range sink.batches {
+		if len(b) > 10 {
+			t.Fatalf("batch of %d records exceeds the batch size", len(b))
+		}
+	}
+}
+
+func TestPipelineCommitsWhenQueueRunsDry(t *testing.T) {
+	sink := &recordingSink{}
+	p := etl.NewPipeline(etl.PipelineConfig{BatchSize: 1000, BatchDelay: time.Hour}, sink, oneRecord)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go p.Run(ctx, context.Background())
+	acked := make(chan struct{}, 1)
+	if err := p.Enqueue(ctx, etl.Message{Topic: "a", Received: time.Now(), Ack: func() { acked <- struct{}{} }}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-acked: // committed long before the hour-long batch delay
+	case <-time.After(10 * time.Second):
+		t.Fatal("a lone message was not committed")
+	}
+}
+
+func TestPipelineGrowsBatchWhileCommitterBusy(t *testing.T) {
+	sink := &recordingSink{gate: make(chan struct{})}
+	p := etl.NewPipeline(etl.PipelineConfig{BatchSize: 1000, BatchDelay: time.Hour}, sink, oneRecord)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, context.Background()) }()
+	p.Enqueue(ctx, etl.Message{Topic: "first"})
+	waitFor(t, "first batch handed to the committer", func() bool { return p.QueueLen() == 0 })
+	for range 50 {
+		p.Enqueue(ctx, etl.Message{Topic: "next"})
+	}
+	waitFor(t, "queue collected", func() bool { return p.QueueLen() == 0 })
+	sink.gate <- struct{}{} // first batch commits
+	sink.gate <- struct{}{} // the rest in one batch
+	cancel()
+	close(sink.gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.batches) != 2 || len(sink.batches[1]) != 50 {
+		sizes := []int{}
+		for _, b := range sink.batches {
+			sizes = append(sizes, len(b))
+		}
+		t.Fatalf("batch sizes %v, want [1 50]", sizes)
+	}
+}
+
+func TestPipelineIsolatesPoisonRecord(t *testing.T) {
+	sink := &recordingSink{fail: func(recs []etl.Record) error {
+		for _, r := range recs {
+			if r.Observer.ID == "poison" {
+				return errors.New("constraint failed")
+			}
+		}
+		return nil
+	}}
+	p := etl.NewPipeline(etl.PipelineConfig{BatchSize: 100}, sink, oneRecord)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	for _, topic := range []string{"a", "poison", "b"} {
+		p.Enqueue(ctx, etl.Message{Topic: topic})
+	}
+	go func() { done <- p.Run(ctx, context.Background()) }()
+	waitFor(t, "good records stored", func() bool { return sink.count() == 2 })
+	cancel()
+	<-done
+	if got := p.Stats().WriteErrors.Load(); got != 1 {
+		t.Fatalf("write errors = %d, want 1", got)
+	}
+}
+
+func TestEnqueueBlocksWhenFull(t *testing.T) {
+	p := etl.NewPipeline(etl.PipelineConfig{QueueSize: 1}, &recordingSink{}, oneRecord)
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := p.Enqueue(ctx, etl.Message{}); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- p.Enqueue(ctx, etl.Message{}) }()
+	select {
+	case err := <-errc:
+		t.Fatalf("Enqueue on a full queue returned %v instead of blocking", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
