@@ -1,0 +1,361 @@
+package mqtt
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/corescope/etl/etl"
+)
+
+// Enqueue hands a message to the pipeline. It blocks while the pipeline's
+// queue is full (back-pressure) and returns an error only when ctx is done.
+type Enqueue func(ctx context.Context, m etl.Message) error
+
+const (
+	// initialBackoff is the first wait after a failed connection attempt
+	// (capped by MaxReconnectInterval); it doubles after each failure.
+	initialBackoff = time.Second
+	// shutdownTimeout bounds the disconnect when Run's context is done.
+	shutdownTimeout = time.Second
+	// maxWatchdogTick is the longest interval between two stall checks.
+	maxWatchdogTick = 30 * time.Second
+)
+
+// SourceState is a snapshot of a source's connection state.
+type SourceState struct {
+	Connected        bool
+	ConnectedSince   time.Time // start of the current (or last) connection; zero before the first
+	LastMessage      time.Time // zero before the first message
+	Connects         uint64    // successful connections, reconnects included
+	Disconnects      uint64    // connections lost, forced reconnects included
+	ForcedReconnects uint64    // reconnects forced by the watchdog or a failed subscription
+	ConnectFailures  uint64    // failed initial connection attempts
+	LastError        string    // the last connection error; "" if none yet
+}
+
+// Source is one MQTT broker connection feeding the pipeline. Create it with
+// NewSource and call Run.
+type Source struct {
+	cfg     Config
+	broker  *url.URL // nil if the config is invalid (Run reports it)
+	enqueue Enqueue
+	log     *slog.Logger
+	m       sourceMetrics
+
+	running atomic.Bool
+	// ctx is Run's context, read by the message callback so that a blocked
+	// Enqueue gives up when Run is stopped.
+	ctx    atomic.Pointer[context.Context]
+	dialer atomic.Pointer[dialer]
+
+	lastMessage atomic.Int64 // unix nanoseconds; 0 = none yet
+	inEnqueue   atomic.Bool  // the callback is inside Enqueue (back-pressure, not a stall)
+
+	mu sync.Mutex
+	st SourceState
+}
+
+// NewSource returns a source that reads cfg's broker and hands every message
+// to enqueue. Zero fields of cfg take the package defaults. log gets one line
+// per state change, with a "source" attribute; m may be shared by sources.
+// A nil log discards, a nil m keeps the metrics unregistered.
+func NewSource(cfg Config, enqueue Enqueue, log *slog.Logger, m *Metrics) *Source {
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	s := &Source{
+		cfg:     cfg,
+		enqueue: enqueue,
+		log:     log.With("source", cfg.Name),
+		m:       m.forSource(cfg.Name),
+	}
+	s.broker, _ = parseBroker(cfg.Broker)
+	return s
+}
+
+// Name returns the source's configured name.
+func (s *Source) Name() string { return s.cfg.Name }
+
+// State returns a snapshot of the connection state.
+func (s *Source) State() SourceState {
+	s.mu.Lock()
+	st := s.st
+	s.mu.Unlock()
+	if ns := s.lastMessage.Load(); ns != 0 {
+		st.LastMessage = time.Unix(0, ns)
+	}
+	return st
+}
+
+// Run connects to the broker, retrying forever with a backoff capped at
+// MaxReconnectInterval, subscribes on every connect, and hands messages to
+// the pipeline until ctx is done. It then disconnects (within about a
+// second) and returns nil. A source that cannot connect never blocks other
+// sources or the caller beyond its own Run. Run returns an error only for an
+// invalid config or when it is already running.
+//
+// The subscriptions are not removed at shutdown: with a persistent session
+// the broker keeps queueing for this client while it is down, which is the
+// point of CleanSession false. Messages handed to the pipeline but not yet
+// acknowledged when the connection closes are redelivered by the broker on
+// the next connect (persistent session); the pipeline's writes are
+// idempotent.
+func (s *Source) Run(ctx context.Context) error {
+	if err := s.cfg.Validate(); err != nil {
+		return fmt.Errorf("mqtt source %q: %w", s.cfg.Name, err)
+	}
+	if !s.running.CompareAndSwap(false, true) {
+		return fmt.Errorf("mqtt source %q: already running", s.cfg.Name)
+	}
+	defer s.running.Store(false)
+
+	tc, err := tlsConfig(s.cfg, s.broker)
+	if err != nil {
+		return fmt.Errorf("mqtt source %q: %w", s.cfg.Name, err)
+	}
+	d := &dialer{timeout: s.cfg.ConnectTimeout}
+	s.dialer.Store(d)
+	s.ctx.Store(&ctx)
+	client := paho.NewClient(s.clientOptions(tc, d))
+
+	if !s.connect(ctx, client) {
+		return nil // ctx done before the first connection
+	}
+
+	wdDone := make(chan struct{})
+	go func() {
+		defer close(wdDone)
+		s.watchdog(ctx)
+	}()
+	<-ctx.Done()
+	<-wdDone
+
+	// Disconnect sends DISCONNECT and stops paho's workers; the message
+	// callback returns promptly because Enqueue gives up on ctx. paho's
+	// Disconnect returns after the quiesce time even if its workers are
+	// still stopping (for example an attempt to reconnect in progress).
+	client.Disconnect(uint(shutdownTimeout / time.Millisecond))
+	s.setDisconnected()
+	s.log.Info("mqtt disconnected", "reason", "shutdown")
+	return nil
+}
+
+// clientOptions translates the config into paho options.
+func (s *Source) clientOptions(tc *tls.Config, d *dialer) *paho.ClientOptions {
+	o := paho.NewClientOptions()
+	o.AddBroker(s.cfg.Broker)
+	o.SetClientID(s.cfg.ClientID)
+	if s.cfg.Username != "" {
+		o.SetUsername(s.cfg.Username)
+		o.SetPassword(s.cfg.Password)
+	}
+	o.SetTLSConfig(tc)
+	o.SetCustomOpenConnectionFn(d.open)
+	o.SetCleanSession(s.cfg.CleanSession)
+	o.SetKeepAlive(s.cfg.KeepAlive)
+	o.SetConnectTimeout(s.cfg.ConnectTimeout)
+	o.SetWriteTimeout(s.cfg.ConnectTimeout)
+	o.SetMaxReconnectInterval(s.cfg.MaxReconnectInterval)
+	o.SetAutoReconnect(true)
+	// The initial connection is retried by connect (with a backoff and a
+	// context); paho's ConnectRetry waits a fixed ConnectRetryInterval in an
+	// uninterruptible sleep and hides the error.
+	o.SetConnectRetry(false)
+	// Subscriptions are made in onConnect on every connect, with a timeout.
+	o.SetResumeSubs(false)
+	// The callback runs on paho's router goroutine, in arrival order, and
+	// only enqueues. The pipeline acknowledges after commit.
+	o.SetOrderMatters(true)
+	o.SetAutoAckDisabled(true)
+	// A persistent session may deliver queued messages before onConnect has
+	// subscribed: the default handler receives every message.
+	o.SetDefaultPublishHandler(s.onMessage)
+	o.SetOnConnectHandler(s.onConnect)
+	o.SetConnectionLostHandler(s.onConnectionLost)
+	o.SetReconnectingHandler(s.onReconnecting)
+	return o
+}
+
+// connect makes the first connection, retrying with backoff until it
+// succeeds (true) or ctx is done (false). Later reconnects are paho's.
+func (s *Source) connect(ctx context.Context, client paho.Client) bool {
+	backoff := min(initialBackoff, s.cfg.MaxReconnectInterval)
+	for attempt := 1; ; attempt++ {
+		s.log.Info("mqtt connecting", "broker", redact(s.cfg.Broker), "attempt", attempt)
+		tok := client.Connect()
+		select {
+		case <-tok.Done():
+		case <-ctx.Done():
+			client.Disconnect(0) // abandons the attempt in the background
+			return false
+		}
+		err := tok.Error()
+		if err == nil {
+			return true
+		}
+		s.mu.Lock()
+		s.st.ConnectFailures++
+		s.st.LastError = err.Error()
+		s.mu.Unlock()
+		s.m.connectFailures.Inc()
+		s.log.Warn("mqtt connect failed", "attempt", attempt, "retry_in", backoff, "err", err)
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		}
+		backoff = min(2*backoff, s.cfg.MaxReconnectInterval)
+	}
+}
+
+// onMessage is paho's handler for every message. It runs on paho's router
+// goroutine and must only enqueue: it blocks only while the pipeline's
+// queue is full.
+func (s *Source) onMessage(_ paho.Client, msg paho.Message) {
+	now := time.Now()
+	s.lastMessage.Store(now.UnixNano())
+	s.m.lastMessage.Set(float64(now.UnixNano()) / 1e9)
+	topic := msg.Topic()
+	s.m.received[subtopic(topic)].Inc()
+
+	m := etl.Message{
+		Source:   s.cfg.Name,
+		Topic:    topic,
+		Payload:  msg.Payload(), // paho allocates each packet; safe to keep
+		Retained: msg.Retained(),
+		Received: now,
+	}
+	if msg.Qos() > 0 {
+		// paho's Ack is idempotent (sync.Once), safe from any goroutine, and
+		// dropped if this connection is gone (the broker then redelivers).
+		m.Ack = msg.Ack
+	}
+	ctx := *s.ctx.Load()
+	s.inEnqueue.Store(true)
+	err := s.enqueue(ctx, m)
+	s.inEnqueue.Store(false)
+	s.m.blocked.Add(time.Since(now).Seconds())
+	if err != nil {
+		// Shutting down: the message is not acknowledged, so a persistent
+		// session gets it again on the next connect.
+		s.log.Debug("mqtt message not enqueued", "topic", topic, "err", err)
+	}
+}
+
+// onConnect runs (in its own goroutine) after every successful connection:
+// it records the state and subscribes.
+func (s *Source) onConnect(client paho.Client) {
+	now := time.Now()
+	s.mu.Lock()
+	s.st.Connected = true
+	s.st.ConnectedSince = now
+	s.st.Connects++
+	n := s.st.Connects
+	s.mu.Unlock()
+	s.m.connected.Set(1)
+	s.m.connects.Inc()
+	s.log.Info("mqtt connected", "broker", redact(s.cfg.Broker), "connects", n,
+		"clean_session", s.cfg.CleanSession)
+	s.subscribe(client)
+}
+
+// subscribe subscribes to every topic and waits for the SUBACK at most
+// ConnectTimeout. A timeout or an error breaks the connection so that paho
+// reconnects and onConnect tries again; a topic the broker refuses (return
+// code 0x80) is logged and left out, since reconnecting would not help.
+func (s *Source) subscribe(client paho.Client) {
+	filters := make(map[string]byte, len(s.cfg.Topics))
+	for _, t := range s.cfg.Topics {
+		filters[t] = s.cfg.QoS
+	}
+	tok := client.SubscribeMultiple(filters, nil) // nil: the default handler gets the messages
+	if !tok.WaitTimeout(s.cfg.ConnectTimeout) {
+		s.failSubscribe(fmt.Errorf("no SUBACK within %s", s.cfg.ConnectTimeout))
+		return
+	}
+	if err := tok.Error(); err != nil {
+		s.failSubscribe(err)
+		return
+	}
+	st, _ := tok.(*paho.SubscribeToken)
+	for _, t := range s.cfg.Topics {
+		granted, ok := byte(0), false
+		if st != nil {
+			granted, ok = st.Result()[t]
+		}
+		switch {
+		case !ok:
+			s.log.Info("mqtt subscribed", "topic", t, "qos", s.cfg.QoS)
+		case granted == 0x80:
+			s.log.Error("mqtt subscription refused by the broker", "topic", t)
+		default:
+			s.log.Info("mqtt subscribed", "topic", t, "qos", granted)
+		}
+	}
+}
+
+func (s *Source) failSubscribe(err error) {
+	if ctx := s.ctx.Load(); ctx != nil && (*ctx).Err() != nil {
+		return // shutting down
+	}
+	s.mu.Lock()
+	s.st.LastError = "subscribe: " + err.Error()
+	s.mu.Unlock()
+	s.log.Warn("mqtt subscribe failed, reconnecting", "err", err)
+	s.forceReconnect()
+}
+
+// onConnectionLost runs when paho loses the connection; paho then reconnects.
+func (s *Source) onConnectionLost(_ paho.Client, err error) {
+	s.mu.Lock()
+	s.st.Connected = false
+	s.st.Disconnects++
+	s.st.LastError = err.Error()
+	s.mu.Unlock()
+	s.m.connected.Set(0)
+	s.m.disconnects.Inc()
+	if errors.Is(err, errForcedReconnect) {
+		s.log.Info("mqtt connection closed for a forced reconnect")
+		return
+	}
+	s.log.Warn("mqtt connection lost", "err", err)
+}
+
+// onReconnecting runs before each of paho's reconnection attempts.
+func (s *Source) onReconnecting(_ paho.Client, _ *paho.ClientOptions) {
+	s.log.Info("mqtt reconnecting", "broker", redact(s.cfg.Broker))
+}
+
+// forceReconnect breaks the current connection; paho reports it lost and
+// reconnects (immediately the first time, then with its backoff).
+func (s *Source) forceReconnect() {
+	s.mu.Lock()
+	s.st.ForcedReconnects++
+	s.mu.Unlock()
+	s.m.forced.Inc()
+	if d := s.dialer.Load(); d != nil {
+		d.force()
+	}
+}
+
+func (s *Source) setDisconnected() {
+	s.mu.Lock()
+	s.st.Connected = false
+	s.mu.Unlock()
+	s.m.connected.Set(0)
+}

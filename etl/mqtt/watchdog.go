@@ -1,0 +1,48 @@
+package mqtt
+
+import (
+	"context"
+	"time"
+)
+
+// watchdog forces a reconnect when the source is connected but has received
+// nothing for StallAfter, counted from the later of the last message and the
+// start of the current connection (so a fresh reconnect is never a stall).
+// Time spent blocked in Enqueue is back-pressure, not a stall. It logs the
+// recovery when messages flow again.
+func (s *Source) watchdog(ctx context.Context) {
+	if s.cfg.StallAfter < 0 {
+		return
+	}
+	tick := min(s.cfg.StallAfter/4, maxWatchdogTick)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	var alertedAt time.Time // zero: no stall reported since the last message
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			st := s.State()
+			if !alertedAt.IsZero() && st.LastMessage.After(alertedAt) {
+				s.log.Info("mqtt messages flowing again", "silent_for", st.LastMessage.Sub(alertedAt).Round(time.Millisecond))
+				alertedAt = time.Time{}
+			}
+			if !st.Connected || s.inEnqueue.Load() {
+				continue
+			}
+			since := st.ConnectedSince
+			if st.LastMessage.After(since) {
+				since = st.LastMessage
+			}
+			if silent := now.Sub(since); silent >= s.cfg.StallAfter {
+				if alertedAt.IsZero() {
+					alertedAt = now
+				}
+				s.log.Warn("mqtt source stalled, forcing a reconnect",
+					"silent_for", silent.Round(time.Millisecond), "stall_after", s.cfg.StallAfter)
+				s.forceReconnect()
+			}
+		}
+	}
+}
