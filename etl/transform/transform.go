@@ -1,0 +1,386 @@
+// Package transform is the T of the ingest pipeline: it turns one MQTT
+// message into the records to store, by normalising the uplink envelope
+// (etl/uplink), applying the filters, and decoding the MeshCore packet
+// (etl/meshcore).
+//
+// Every message that does not become a packet is accounted for: rejected
+// packets become dropped_packets records with a reason; everything else
+// (invalid JSON, unknown topics, filtered or ignored messages, oversized
+// payloads) is counted in corescope_ingest_rejects_total or
+// corescope_ingest_ignored_total, and rejects are logged at Warn, rate-limited.
+package transform
+
+import (
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/corescope/etl/etl"
+	"github.com/corescope/etl/etl/meshcore"
+	"github.com/corescope/etl/etl/uplink"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Defaults.
+const (
+	DefaultMaxMessageBytes = 64 << 10 // bytes; larger MQTT payloads are rejected as oversized
+	// Publisher timestamps are trusted for row times only when they carry a
+	// zone and fall within this window around the receipt time; otherwise
+	// the receipt time is used.
+	maxTrustedAge    = 7 * 24 * time.Hour
+	maxTrustedFuture = 2 * time.Minute
+	logEvery         = 10 * time.Second // rate limit of reject log lines, per reason
+)
+
+// Reasons stored in dropped_packets.reason and used as metric labels.
+const (
+	ReasonOversized        = "oversized"
+	ReasonDecodeError      = "decode_error"
+	ReasonInvalidAdvert    = "invalid_advert"
+	ReasonInvalidSignature = "invalid_signature"
+	ReasonForeignAdvert    = "foreign_advert"
+)
+
+// Source is what the transformer needs to know about an MQTT source.
+type Source struct {
+	Region     string   // fallback region when the topic has none
+	IATAFilter []string // per-source region allow-list; empty allows all
+}
+
+// Config configures a Transformer.
+type Config struct {
+	Decoder         *meshcore.Decoder
+	Filter          *uplink.Filter
+	Geo             *uplink.GeoFilter // nil: no geo filter
+	ForeignDrop     bool              // foreignAdverts.mode: drop (true) or flag (false)
+	SampleInterval  int               // observer_metrics bucket in seconds; ≤0 means 300
+	MaxMessageBytes int               // 0 means DefaultMaxMessageBytes
+	Sources         map[string]Source // by source name
+	Logger          *slog.Logger
+	Registerer      prometheus.Registerer
+}
+
+// Transformer implements etl.Transformer. It is safe for concurrent use.
+type Transformer struct {
+	cfg      Config
+	log      *slog.Logger
+	m        metrics
+	sigDrops atomic.Uint64
+
+	logMu   sync.Mutex
+	lastLog map[string]time.Time
+	quiet   map[string]int
+}
+
+// New returns a Transformer.
+func New(cfg Config) *Transformer {
+	if cfg.MaxMessageBytes <= 0 {
+		cfg.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if cfg.SampleInterval <= 0 {
+		cfg.SampleInterval = uplink.DefaultMetricsIntervalSec
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Decoder == nil {
+		cfg.Decoder = meshcore.NewDecoder(meshcore.Options{VerifySignatures: true})
+	}
+	t := &Transformer{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		m:       newMetrics(cfg.Registerer),
+		lastLog: make(map[string]time.Time),
+		quiet:   make(map[string]int),
+	}
+	return t
+}
+
+// SigDrops returns how many adverts were rejected for an invalid signature.
+func (t *Transformer) SigDrops() uint64 { return t.sigDrops.Load() }
+
+// Transform implements etl.Transformer.
+func (t *Transformer) Transform(m *etl.Message, out []etl.Record) []etl.Record {
+	if len(m.Payload) > t.cfg.MaxMessageBytes {
+		t.reject(ReasonOversized, m, "size", len(m.Payload))
+		return out
+	}
+	env, err := uplink.Parse(m.Topic, m.Payload)
+	if err != nil {
+		reason := "invalid"
+		var re *uplink.RejectError
+		if errors.As(err, &re) {
+			reason = re.Reason
+		}
+		t.reject(reason, m, "err", err)
+		return out
+	}
+	src := t.cfg.Sources[m.Source]
+	env.SourceRegion = src.Region
+	if env.Kind == uplink.KindIgnored {
+		t.m.ignored.WithLabelValues(env.Subtopic).Inc()
+		return out
+	}
+	if reason, ok := t.cfg.Filter.Allow(&env, src.IATAFilter); !ok {
+		t.m.filtered.WithLabelValues(reason).Inc()
+		return out
+	}
+	switch env.Kind {
+	case uplink.KindPacket:
+		return t.packet(m, &env, out)
+	case uplink.KindStatus:
+		return t.status(m, &env, out)
+	case uplink.KindChannelMessage, uplink.KindDirectMessage:
+		return t.companion(m, &env, out)
+	}
+	t.m.ignored.WithLabelValues(env.Subtopic).Inc()
+	return out
+}
+
+// observer returns the observer a message came from.
+func observer(env *uplink.Envelope) etl.Observer {
+	return etl.Observer{
+		ID:   env.Topic.Observer,
+		Name: strings.TrimSpace(env.Origin),
+		IATA: strings.ToUpper(strings.TrimSpace(env.EffectiveRegion())),
+	}
+}
+
+// rowTime picks the time rows are stamped with: the publisher's timestamp
+// when it is an instant (has a zone) close enough to the receipt time,
+// otherwise the receipt time. Replayed backlogs keep their real times;
+// naive local clocks and wild clocks cannot move rows.
+func rowTime(m *etl.Message, env *uplink.Envelope) time.Time {
+	rx := m.Received
+	if rx.IsZero() {
+		rx = time.Now()
+	}
+	if env.TimestampHasZone && !env.Timestamp.IsZero() {
+		ts := env.Timestamp
+		if ts.After(rx.Add(-maxTrustedAge)) && ts.Before(rx.Add(maxTrustedFuture)) {
+			return ts.UTC()
+		}
+	}
+	return rx.UTC()
+}
+
+func (t *Transformer) packet(m *etl.Message, env *uplink.Envelope, out []etl.Record) []etl.Record {
+	obs := observer(env)
+	when := rowTime(m, env)
+	t.m.packets.Inc()
+	p, err := t.cfg.Decoder.Decode(env.Raw)
+	if err != nil {
+		kind := "decode"
+		var de *meshcore.Error
+		if errors.As(err, &de) {
+			kind = de.Kind
+		}
+		t.m.decodeErrors.WithLabelValues(kind).Inc()
+		t.reject(ReasonDecodeError, m, "kind", kind, "err", err)
+		return append(out, etl.Record{Kind: etl.KindDropped, Time: when, Observer: obs, Drop: &etl.Drop{
+			Hash:   meshcore.ContentHash(env.Raw),
+			RawHex: env.Raw,
+			Reason: "decode error: " + kind,
+		}})
+	}
+	t.m.payloadTypes.WithLabelValues(p.PayloadTypeName).Inc()
+	pk := &etl.Packet{
+		Hash:           p.Hash,
+		RawHex:         env.Raw,
+		RouteType:      p.RouteType,
+		PayloadType:    p.PayloadType,
+		PayloadVersion: p.PayloadVersion,
+		DecodedJSON:    string(p.DecodedJSON),
+		ChannelHash:    p.ChannelHash,
+		FromPubkey:     p.FromPubkey,
+		PathJSON:       p.PathJSON,
+		ObsRawHex:      env.Raw,
+		Direction:      env.Direction,
+		SNR:            env.SNR,
+		RSSI:           env.RSSI,
+		Score:          env.Score,
+	}
+	if a := p.Advert; a != nil {
+		drop := func(metric, reason string) []etl.Record {
+			t.reject(metric, m, "node", shortKey(a.PubKey), "reason", reason)
+			return append(out, etl.Record{Kind: etl.KindDropped, Time: when, Observer: obs, Drop: &etl.Drop{
+				Hash: p.Hash, RawHex: env.Raw, Reason: reason, NodePubkey: a.PubKey, NodeName: a.Name,
+			}})
+		}
+		if a.Invalid != "" {
+			return drop(ReasonInvalidAdvert, "invalid advert: "+a.Invalid)
+		}
+		if a.SignatureChecked && !a.SignatureValid {
+			t.sigDrops.Add(1)
+			return drop(ReasonInvalidSignature, "invalid signature") // CoreScope's reason text
+		}
+		foreign := false
+		if t.cfg.Geo != nil && a.HasLocation && !(a.Lat == 0 && a.Lon == 0) && !t.cfg.Geo.Pass(a.Lat, a.Lon) {
+			foreign = true
+			if t.cfg.ForeignDrop {
+				return drop(ReasonForeignAdvert, "foreign advert")
+			}
+			t.m.foreign.Inc()
+		}
+		n := &etl.Node{PublicKey: a.PubKey, Name: a.Name, Role: a.Role, Foreign: foreign}
+		if a.HasLocation {
+			n.Lat = sql.Null[float64]{V: a.Lat, Valid: true}
+			n.Lon = sql.Null[float64]{V: a.Lon, Valid: true}
+		}
+		if a.HasBattery {
+			n.BatteryMV = sql.Null[int64]{V: a.BatteryMV, Valid: true}
+		}
+		if a.HasTemperature {
+			n.TemperatureC = sql.Null[float64]{V: a.TemperatureC, Valid: true}
+		}
+		pk.Node = n
+	}
+	return append(out, etl.Record{Kind: etl.KindPacket, Time: when, Observer: obs, Packet: pk})
+}
+
+func (t *Transformer) status(m *etl.Message, env *uplink.Envelope, out []etl.Record) []etl.Record {
+	when := rowTime(m, env)
+	if m.Retained && !env.Timestamp.IsZero() && env.Timestamp.Before(m.Received) {
+		// A retained replay: its own timestamp (even naive) is a better
+		// "last seen" than now, which would make a dead observer look alive.
+		when = env.Timestamp.UTC()
+	}
+	obs := observer(env)
+	obs.IATA = strings.ToUpper(strings.TrimSpace(env.Topic.IATA)) // status uses the topic region
+	if obs.IATA == "" {
+		obs.IATA = strings.ToUpper(strings.TrimSpace(env.EffectiveRegion()))
+	}
+	meta := &env.Meta
+	st := &etl.Status{
+		Retained:      m.Retained,
+		Model:         meta.Model,
+		Firmware:      meta.Firmware,
+		ClientVersion: meta.ClientVersion,
+		Radio:         meta.Radio,
+		BatteryMV:     meta.BatteryMV,
+		UptimeSecs:    meta.UptimeSecs,
+		NoiseFloor:    meta.NoiseFloor,
+	}
+	if env.HasMeta && !m.Retained {
+		st.Metrics = &etl.Metrics{
+			Bucket:      uplink.RoundToInterval(when, t.cfg.SampleInterval),
+			NoiseFloor:  meta.NoiseFloor,
+			TxAirSecs:   meta.TxAirSecs,
+			RxAirSecs:   meta.RxAirSecs,
+			RecvErrors:  meta.RecvErrors,
+			BatteryMV:   meta.BatteryMV,
+			PacketsSent: meta.PacketsSent,
+			PacketsRecv: meta.PacketsRecv,
+		}
+	}
+	t.m.statuses.Inc()
+	return append(out, etl.Record{Kind: etl.KindStatus, Time: when, Observer: obs, Status: st})
+}
+
+// companion stores a companion-bridge message as CoreScope does (ingestor.md
+// §2.9), except for the hash: CoreScope hashes the text with the receipt
+// second, so a redelivery a second later becomes a second transmission. We
+// hash with the sender's timestamp when the message has one (stable across
+// redeliveries), and fall back to CoreScope's formula otherwise.
+func (t *Transformer) companion(m *etl.Message, env *uplink.Envelope, out []etl.Record) []etl.Record {
+	when := rowTime(m, env)
+	stamp := when.Format(time.RFC3339)
+	if len(env.SenderTimestamp) > 0 && string(env.SenderTimestamp) != "null" {
+		stamp = "sender:" + string(env.SenderTimestamp)
+	}
+	pk := &etl.Packet{
+		RouteType: 1,
+		PathJSON:  "[]",
+		Companion: true,
+		Direction: env.Direction,
+		SNR:       env.SNR,
+		RSSI:      env.RSSI,
+		Score:     env.Score,
+	}
+	var seed string
+	var doc []byte
+	if env.Kind == uplink.KindChannelMessage {
+		ch := "ch" + env.ChannelIdx
+		seed = "ch:" + env.ChannelIdx + ":" + env.Text + ":" + stamp
+		pk.PayloadType = 5
+		pk.ChannelHash = ch
+		doc = appendCompanionJSON(doc, ch, env, "CHAN")
+	} else {
+		seed = "dm:" + env.Text + ":" + stamp
+		pk.PayloadType = 2
+		doc = appendCompanionJSON(doc, "", env, "DM")
+	}
+	sum := sha256.Sum256([]byte(seed))
+	pk.Hash = hex.EncodeToString(sum[:8])
+	pk.DecodedJSON = string(doc)
+	t.m.companion.Inc()
+	return append(out, etl.Record{Kind: etl.KindPacket, Time: when, Observer: etl.Observer{ID: "companion"}, Packet: pk})
+}
+
+// appendCompanionJSON writes CoreScope's companion decoded_json, keys in
+// alphabetical order: channel (CHAN only), sender, sender_timestamp (when
+// given), text, type.
+func appendCompanionJSON(dst []byte, channel string, env *uplink.Envelope, typ string) []byte {
+	dst = append(dst, '{')
+	if channel != "" {
+		dst = append(dst, `"channel":`...)
+		dst = appendJSONString(dst, channel)
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `"sender":`...)
+	dst = appendJSONString(dst, env.Sender)
+	if len(env.SenderTimestamp) > 0 {
+		dst = append(dst, `,"sender_timestamp":`...)
+		dst = append(dst, env.SenderTimestamp...)
+	}
+	dst = append(dst, `,"text":`...)
+	dst = appendJSONString(dst, env.Text)
+	dst = append(dst, `,"type":`...)
+	dst = appendJSONString(dst, typ)
+	return append(dst, '}')
+}
+
+// reject counts a message that is not stored and logs it at Warn, at most
+// once per reason every logEvery (with the number of suppressed lines).
+func (t *Transformer) reject(reason string, m *etl.Message, attrs ...any) {
+	t.m.rejects.WithLabelValues(reason).Inc()
+	t.logMu.Lock()
+	now := time.Now()
+	last := t.lastLog[reason]
+	if now.Sub(last) < logEvery {
+		t.quiet[reason]++
+		t.logMu.Unlock()
+		return
+	}
+	suppressed := t.quiet[reason]
+	t.quiet[reason] = 0
+	t.lastLog[reason] = now
+	t.logMu.Unlock()
+	args := append([]any{"reason", reason, "source", m.Source, "topic", redactTopic(m.Topic)}, attrs...)
+	if suppressed > 0 {
+		args = append(args, "suppressed", suppressed)
+	}
+	t.log.Warn("message rejected", args...)
+}
+
+// redactTopic shortens the observer segment of a topic for logs.
+func redactTopic(topic string) string {
+	parts := strings.SplitN(topic, "/", 4)
+	if len(parts) >= 3 && len(parts[2]) > 8 {
+		parts[2] = parts[2][:8] + "…"
+	}
+	return strings.Join(parts, "/")
+}
+
+func shortKey(k string) string {
+	if len(k) > 16 {
+		return k[:16]
+	}
+	return k
+}
