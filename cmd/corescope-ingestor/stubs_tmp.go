@@ -8,10 +8,6 @@ import (
 
 // Temporary stubs; each is replaced by its real implementation.
 
-func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("check: not implemented")
-}
-
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return errors.New("migrate: not implemented")
 }
