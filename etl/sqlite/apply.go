@@ -1,0 +1,578 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/corescope/etl/etl"
+)
+
+var _ etl.Sink = (*DB)(nil)
+
+// The ingest statements, prepared once on the write connection.
+const (
+	sqlTxInsert = `INSERT INTO transmissions
+    (raw_hex, hash, first_seen, route_type, payload_type, payload_version, decoded_json, channel_hash, from_pubkey)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT(hash) DO NOTHING`
+
+	sqlTxGet = `SELECT id, first_seen FROM transmissions WHERE hash = ?`
+
+	// spec §9 #3: a copy with an earlier time lowers first_seen.
+	sqlTxLower = `UPDATE transmissions SET first_seen = ? WHERE id = ?`
+
+	// The packet-path observer upsert (spec §2.7a with §9 #4, #9): "" is
+	// bound as NULL so it never blanks a stored name; times only move
+	// forward; a packet reactivates a soft-deleted observer.
+	sqlObserverPacket = `INSERT INTO observers (id, name, iata, last_seen, first_seen, packet_count, last_packet_at)
+VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?4)
+ON CONFLICT(id) DO UPDATE SET
+    name = COALESCE(excluded.name, name),
+    iata = COALESCE(excluded.iata, iata),
+    last_seen = CASE WHEN last_seen IS NULL OR excluded.last_seen > last_seen THEN excluded.last_seen ELSE last_seen END,
+    last_packet_at = CASE WHEN last_packet_at IS NULL OR excluded.last_packet_at > last_packet_at THEN excluded.last_packet_at ELSE last_packet_at END,
+    packet_count = COALESCE(packet_count, 0) + excluded.packet_count,
+    inactive = 0`
+
+	// The status-path observer upsert (spec §2.7b with §9 #9, #10): meta
+	// fields COALESCE(new, old); packet_count untouched (0 on insert); a
+	// retained replay (?12 = 1) fills metadata but leaves last_seen and
+	// inactive alone.
+	sqlObserverStatus = `INSERT INTO observers
+    (id, name, iata, last_seen, first_seen, packet_count, model, firmware, client_version, radio, battery_mv, uptime_secs, noise_floor)
+VALUES (?1, ?2, ?3, ?4, ?4, 0, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+ON CONFLICT(id) DO UPDATE SET
+    name = COALESCE(excluded.name, name),
+    iata = COALESCE(excluded.iata, iata),
+    model = COALESCE(excluded.model, model),
+    firmware = COALESCE(excluded.firmware, firmware),
+    client_version = COALESCE(excluded.client_version, client_version),
+    radio = COALESCE(excluded.radio, radio),
+    battery_mv = COALESCE(excluded.battery_mv, battery_mv),
+    uptime_secs = COALESCE(excluded.uptime_secs, uptime_secs),
+    noise_floor = COALESCE(excluded.noise_floor, noise_floor),
+    last_seen = CASE WHEN ?12 THEN last_seen
+                     WHEN last_seen IS NULL OR excluded.last_seen > last_seen THEN excluded.last_seen
+                     ELSE last_seen END,
+    inactive = CASE WHEN ?12 THEN inactive ELSE 0 END`
+
+	sqlObserverRowid = `SELECT rowid FROM observers WHERE id = ?`
+
+	// The dedup key is the UNIQUE index idx_observations_dedup
+	// (transmission_id, observer_idx, COALESCE(path_json, '')).
+	sqlObsInsert = `INSERT INTO observations
+    (transmission_id, observer_idx, direction, snr, rssi, score, path_json, timestamp, raw_hex)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT DO NOTHING`
+
+	// A duplicate keeps the first non-NULL snr/rssi/score/raw_hex; direction,
+	// timestamp and path stay as first inserted.
+	sqlObsMerge = `UPDATE observations SET
+    snr = COALESCE(snr, ?4), rssi = COALESCE(rssi, ?5), score = COALESCE(score, ?6), raw_hex = COALESCE(raw_hex, ?7)
+WHERE transmission_id = ?1 AND observer_idx = ?2 AND COALESCE(path_json, '') = ?3`
+
+	// Observations without an observer (companion bridges) are not covered
+	// by the UNIQUE index (NULLs are distinct): look them up first.
+	sqlObsFindNull = `SELECT id FROM observations
+WHERE transmission_id = ? AND observer_idx IS NULL AND COALESCE(path_json, '') = ? LIMIT 1`
+
+	sqlObsMergeID = `UPDATE observations SET
+    snr = COALESCE(snr, ?2), rssi = COALESCE(rssi, ?3), score = COALESCE(score, ?4), raw_hex = COALESCE(raw_hex, ?5)
+WHERE id = ?1`
+
+	// spec §9 #12: a node that advertises again leaves inactive_nodes; its
+	// stored row (first_seen, advert_count, …) comes back with it.
+	sqlNodeLeaveInactive = `DELETE FROM inactive_nodes WHERE public_key = ?
+RETURNING name, role, lat, lon, last_seen, first_seen, advert_count, battery_mv, temperature_c, foreign_advert`
+
+	sqlNodeRestore = `INSERT INTO nodes
+    (public_key, name, role, lat, lon, last_seen, first_seen, advert_count, battery_mv, temperature_c, foreign_advert)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT(public_key) DO NOTHING`
+
+	// spec §2.6 with §9 #9 (NULL keeps the stored value) and #11
+	// (foreign_advert follows the latest located advert, not sticky).
+	// ?7 is 1 when the advert's transmission is new, else 0.
+	sqlNodeUpsert = `INSERT INTO nodes
+    (public_key, name, role, lat, lon, last_seen, first_seen, advert_count, battery_mv, temperature_c, foreign_advert)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10)
+ON CONFLICT(public_key) DO UPDATE SET
+    name = COALESCE(excluded.name, name),
+    role = COALESCE(excluded.role, role),
+    lat = COALESCE(excluded.lat, lat),
+    lon = COALESCE(excluded.lon, lon),
+    last_seen = CASE WHEN last_seen IS NULL OR excluded.last_seen > last_seen THEN excluded.last_seen ELSE last_seen END,
+    first_seen = CASE WHEN first_seen IS NULL OR excluded.first_seen < first_seen THEN excluded.first_seen ELSE first_seen END,
+    advert_count = COALESCE(advert_count, 0) + excluded.advert_count,
+    battery_mv = COALESCE(excluded.battery_mv, battery_mv),
+    temperature_c = COALESCE(excluded.temperature_c, temperature_c),
+    foreign_advert = CASE WHEN excluded.lat IS NOT NULL AND excluded.lon IS NOT NULL
+                          THEN excluded.foreign_advert ELSE foreign_advert END`
+
+	// The last status of a bucket replaces the whole row (spec §2.8d).
+	sqlMetricsReplace = `INSERT OR REPLACE INTO observer_metrics
+    (observer_id, timestamp, noise_floor, tx_air_secs, rx_air_secs, recv_errors, battery_mv, packets_sent, packets_recv)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+	// A redelivered drop (same hash, observer and reason) adds no row.
+	sqlDroppedInsert = `INSERT INTO dropped_packets
+    (hash, raw_hex, reason, observer_id, observer_name, node_pubkey, node_name, dropped_at)
+SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+WHERE NOT EXISTS (SELECT 1 FROM dropped_packets WHERE observer_id IS ?4 AND hash IS ?1 AND reason = ?3)`
+)
+
+// applyStmts are the ingest statements prepared on the write connection.
+type applyStmts struct {
+	txInsert, txGet, txLower                      *sql.Stmt
+	observerPacket, observerStatus, observerRowid *sql.Stmt
+	obsInsert, obsMerge, obsFindNull, obsMergeID  *sql.Stmt
+	nodeLeaveInactive, nodeRestore, nodeUpsert    *sql.Stmt
+	metricsReplace, droppedInsert                 *sql.Stmt
+	all                                           []*sql.Stmt
+}
+
+func prepareApplyStmts(ctx context.Context, db *sql.DB) (*applyStmts, error) {
+	s := &applyStmts{}
+	for _, p := range []struct {
+		dst **sql.Stmt
+		sql string
+	}{
+		{&s.txInsert, sqlTxInsert}, {&s.txGet, sqlTxGet}, {&s.txLower, sqlTxLower},
+		{&s.observerPacket, sqlObserverPacket}, {&s.observerStatus, sqlObserverStatus}, {&s.observerRowid, sqlObserverRowid},
+		{&s.obsInsert, sqlObsInsert}, {&s.obsMerge, sqlObsMerge}, {&s.obsFindNull, sqlObsFindNull}, {&s.obsMergeID, sqlObsMergeID},
+		{&s.nodeLeaveInactive, sqlNodeLeaveInactive}, {&s.nodeRestore, sqlNodeRestore}, {&s.nodeUpsert, sqlNodeUpsert},
+		{&s.metricsReplace, sqlMetricsReplace}, {&s.droppedInsert, sqlDroppedInsert},
+	} {
+		st, err := db.PrepareContext(ctx, p.sql)
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+		*p.dst = st
+		s.all = append(s.all, st)
+	}
+	return s, nil
+}
+
+func (s *applyStmts) close() {
+	for _, st := range s.all {
+		st.Close()
+	}
+}
+
+// Apply writes recs in one transaction (BEGIN IMMEDIATE), in order, and
+// commits; on any error it rolls back and nothing of recs is stored. It is
+// idempotent: applying the same records again creates no rows. Apply has
+// priority over maintenance: a WriteChunk or WithWriteConn that has not
+// started yet waits for it. It implements etl.Sink.
+func (db *DB) Apply(ctx context.Context, recs []etl.Record) (etl.ApplyResult, error) {
+	if len(recs) == 0 {
+		return etl.ApplyResult{}, nil
+	}
+	db.gate.enterIngest()
+	defer db.gate.leaveIngest()
+	if err := db.gate.acquire(ctx); err != nil {
+		return etl.ApplyResult{}, fmt.Errorf("apply batch: %w", err)
+	}
+	defer db.gate.release()
+
+	res, err := db.applyLocked(ctx, recs)
+	if err != nil {
+		// Rows inserted by the rolled-back transaction are gone; so are
+		// the rowids cached from them.
+		db.observers = nil
+		return etl.ApplyResult{}, fmt.Errorf("apply batch: %w", err)
+	}
+	return res, nil
+}
+
+func (db *DB) applyLocked(ctx context.Context, recs []etl.Record) (res etl.ApplyResult, err error) {
+	if db.stmts == nil {
+		st, err := prepareApplyStmts(ctx, db.w)
+		if err != nil {
+			return res, err
+		}
+		db.stmts = st
+	}
+	if db.observers == nil {
+		db.observers = make(map[string]int64)
+	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return res, fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	b := batch{db: db, ctx: ctx, tx: tx, now: time.Now()}
+	for i := range recs {
+		r := &recs[i]
+		switch r.Kind {
+		case etl.KindPacket:
+			err = b.packet(r)
+		case etl.KindStatus:
+			err = b.status(r)
+		case etl.KindDropped:
+			err = b.dropped(r)
+		default:
+			err = fmt.Errorf("unknown record kind %d", r.Kind)
+		}
+		if err != nil {
+			return res, fmt.Errorf("record %d (%s): %w", i, r.Kind, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return res, fmt.Errorf("commit: %w", err)
+	}
+	return b.res, nil
+}
+
+// batch is the state of one Apply transaction. Transaction-bound statements
+// are created on first use.
+type batch struct {
+	db  *DB
+	ctx context.Context
+	tx  *sql.Tx
+	now time.Time // stands in for a record without a Time
+	res etl.ApplyResult
+
+	st [16]*sql.Stmt
+}
+
+// recordTime is the record's time, or the batch's start for a record
+// without one.
+func (b *batch) recordTime(r *etl.Record) time.Time {
+	if r.Time.IsZero() {
+		return b.now
+	}
+	return r.Time
+}
+
+// stmt returns s bound to the batch's transaction; slot is s's fixed index.
+func (b *batch) stmt(slot int, s *sql.Stmt) *sql.Stmt {
+	if b.st[slot] == nil {
+		b.st[slot] = b.tx.StmtContext(b.ctx, s)
+	}
+	return b.st[slot]
+}
+
+const (
+	slotTxInsert = iota
+	slotTxGet
+	slotTxLower
+	slotObserverPacket
+	slotObserverStatus
+	slotObserverRowid
+	slotObsInsert
+	slotObsMerge
+	slotObsFindNull
+	slotObsMergeID
+	slotNodeLeaveInactive
+	slotNodeRestore
+	slotNodeUpsert
+	slotMetricsReplace
+	slotDroppedInsert
+)
+
+func (b *batch) packet(r *etl.Record) error {
+	p := r.Packet
+	if p == nil {
+		return errors.New("packet record without packet")
+	}
+	if p.Hash == "" {
+		return errors.New("packet without hash")
+	}
+	st := b.db.stmts
+	t := b.recordTime(r)
+	ts := b.db.timeCache.rfc3339(t)
+
+	// The observer first (spec §9 #4), so the observation gets its rowid.
+	var observerIdx any // nil = NULL
+	if !p.Companion && r.Observer.ID != "" {
+		rowid, err := b.observerForPacket(r, ts)
+		if err != nil {
+			return err
+		}
+		observerIdx = rowid
+	}
+
+	// Transmission: one insert-or-get (spec §9 #3).
+	txID, isNew, err := b.transmission(p, ts)
+	if err != nil {
+		return err
+	}
+
+	// Observation, deduplicated by (transmission, observer, path).
+	path := p.PathJSON
+	if path == "" {
+		path = "[]"
+	}
+	snr, rssi, score := nullFloat(p.SNR), nullFloat(p.RSSI), nullFloat(p.Score)
+	rawHex := nullString(p.ObsRawHex)
+	if observerIdx == nil {
+		var id int64
+		err := b.stmt(slotObsFindNull, st.obsFindNull).QueryRowContext(b.ctx, txID, path).Scan(&id)
+		switch {
+		case err == nil:
+			b.res.ObsDupes++
+			if snr != nil || rssi != nil || score != nil || rawHex != nil {
+				if _, err := b.stmt(slotObsMergeID, st.obsMergeID).ExecContext(b.ctx, id, snr, rssi, score, rawHex); err != nil {
+					return fmt.Errorf("merge observation: %w", err)
+				}
+			}
+		case errors.Is(err, sql.ErrNoRows):
+			if _, err := b.stmt(slotObsInsert, st.obsInsert).ExecContext(b.ctx,
+				txID, nil, nullString(p.Direction), snr, rssi, score, path, t.Unix(), rawHex); err != nil {
+				return fmt.Errorf("insert observation: %w", err)
+			}
+			b.res.ObsInserted++
+		default:
+			return fmt.Errorf("find observation: %w", err)
+		}
+	} else {
+		res, err := b.stmt(slotObsInsert, st.obsInsert).ExecContext(b.ctx,
+			txID, observerIdx, nullString(p.Direction), snr, rssi, score, path, t.Unix(), rawHex)
+		if err != nil {
+			return fmt.Errorf("insert observation: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			b.res.ObsInserted++
+		} else {
+			b.res.ObsDupes++
+			if snr != nil || rssi != nil || score != nil || rawHex != nil {
+				if _, err := b.stmt(slotObsMerge, st.obsMerge).ExecContext(b.ctx,
+					txID, observerIdx, path, snr, rssi, score, rawHex); err != nil {
+					return fmt.Errorf("merge observation: %w", err)
+				}
+			}
+		}
+	}
+
+	if p.Node != nil {
+		if err := b.node(p.Node, ts, isNew); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// observerForPacket upserts the packet's observer and returns its rowid,
+// from the cache when the row is known to exist.
+func (b *batch) observerForPacket(r *etl.Record, ts string) (int64, error) {
+	st := b.db.stmts
+	if _, err := b.stmt(slotObserverPacket, st.observerPacket).ExecContext(b.ctx,
+		r.Observer.ID, nullString(r.Observer.Name), nullString(r.Observer.IATA), ts, 1); err != nil {
+		return 0, fmt.Errorf("upsert observer: %w", err)
+	}
+	b.res.ObserverUpserts++
+	if rowid, ok := b.db.observers[r.Observer.ID]; ok {
+		return rowid, nil
+	}
+	var rowid int64
+	if err := b.stmt(slotObserverRowid, st.observerRowid).QueryRowContext(b.ctx, r.Observer.ID).Scan(&rowid); err != nil {
+		return 0, fmt.Errorf("observer rowid: %w", err)
+	}
+	b.db.observers[r.Observer.ID] = rowid
+	return rowid, nil
+}
+
+// transmission inserts the packet's transmission or finds the existing one.
+func (b *batch) transmission(p *etl.Packet, ts string) (id int64, isNew bool, err error) {
+	st := b.db.stmts
+	res, err := b.stmt(slotTxInsert, st.txInsert).ExecContext(b.ctx,
+		p.RawHex, p.Hash, ts, p.RouteType, p.PayloadType, p.PayloadVersion,
+		nullString(p.DecodedJSON), nullString(p.ChannelHash), nullString(p.FromPubkey))
+	if err != nil {
+		return 0, false, fmt.Errorf("insert transmission: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		id, err := res.LastInsertId()
+		if err != nil {
+			return 0, false, fmt.Errorf("insert transmission: %w", err)
+		}
+		b.res.TxInserted++
+		return id, true, nil
+	}
+	var firstSeen sql.NullString
+	if err := b.stmt(slotTxGet, st.txGet).QueryRowContext(b.ctx, p.Hash).Scan(&id, &firstSeen); err != nil {
+		return 0, false, fmt.Errorf("find transmission: %w", err)
+	}
+	b.res.TxDupes++
+	if firstSeen.Valid && ts < firstSeen.String {
+		if _, err := b.stmt(slotTxLower, st.txLower).ExecContext(b.ctx, ts, id); err != nil {
+			return 0, false, fmt.Errorf("update first_seen: %w", err)
+		}
+	}
+	return id, false, nil
+}
+
+// node upserts an advert's node; newAdvert is whether its transmission is new.
+func (b *batch) node(n *etl.Node, ts string, newAdvert bool) error {
+	st := b.db.stmts
+	if n.PublicKey == "" {
+		return errors.New("advert node without public key")
+	}
+	if err := b.leaveInactive(n.PublicKey); err != nil {
+		return err
+	}
+	advert, foreign := 0, 0
+	if newAdvert {
+		advert = 1
+	}
+	if n.Foreign {
+		foreign = 1
+	}
+	if _, err := b.stmt(slotNodeUpsert, st.nodeUpsert).ExecContext(b.ctx,
+		n.PublicKey, nullString(n.Name), nullString(n.Role), nullFloat(n.Lat), nullFloat(n.Lon), ts,
+		advert, nullInt(n.BatteryMV), nullFloat(n.TemperatureC), foreign); err != nil {
+		return fmt.Errorf("upsert node: %w", err)
+	}
+	b.res.NodeUpserts++
+	return nil
+}
+
+// leaveInactive moves a node that advertises again out of inactive_nodes,
+// back into nodes (unless nodes has it already).
+func (b *batch) leaveInactive(pubkey string) error {
+	st := b.db.stmts
+	rows, err := b.stmt(slotNodeLeaveInactive, st.nodeLeaveInactive).QueryContext(b.ctx, pubkey)
+	if err != nil {
+		return fmt.Errorf("leave inactive_nodes: %w", err)
+	}
+	var (
+		name, role, lastSeen, firstSeen sql.NullString
+		lat, lon, temp                  sql.NullFloat64
+		adverts, battery, foreign       sql.NullInt64
+		found                           bool
+	)
+	for rows.Next() {
+		found = true
+		if err := rows.Scan(&name, &role, &lat, &lon, &lastSeen, &firstSeen, &adverts, &battery, &temp, &foreign); err != nil {
+			rows.Close()
+			return fmt.Errorf("leave inactive_nodes: %w", err)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("leave inactive_nodes: %w", err)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("leave inactive_nodes: %w", err)
+	}
+	if !found {
+		return nil
+	}
+	if _, err := b.stmt(slotNodeRestore, st.nodeRestore).ExecContext(b.ctx,
+		pubkey, name, role, lat, lon, lastSeen, firstSeen, adverts, battery, temp, foreign); err != nil {
+		return fmt.Errorf("restore node: %w", err)
+	}
+	return nil
+}
+
+func (b *batch) status(r *etl.Record) error {
+	s := r.Status
+	if s == nil {
+		return errors.New("status record without status")
+	}
+	if r.Observer.ID == "" {
+		return errors.New("status without observer id")
+	}
+	st := b.db.stmts
+	retained := 0
+	if s.Retained {
+		retained = 1
+	}
+	if _, err := b.stmt(slotObserverStatus, st.observerStatus).ExecContext(b.ctx,
+		r.Observer.ID, nullString(r.Observer.Name), nullString(r.Observer.IATA), b.db.timeCache.rfc3339(b.recordTime(r)),
+		nullString(s.Model), nullString(s.Firmware), nullString(s.ClientVersion), nullString(s.Radio),
+		nullInt(s.BatteryMV), nullInt(s.UptimeSecs), nullFloat(s.NoiseFloor), retained); err != nil {
+		return fmt.Errorf("upsert observer: %w", err)
+	}
+	b.res.ObserverUpserts++
+	if m := s.Metrics; m != nil {
+		if _, err := b.stmt(slotMetricsReplace, st.metricsReplace).ExecContext(b.ctx,
+			r.Observer.ID, b.db.timeCache.rfc3339(m.Bucket), nullFloat(m.NoiseFloor),
+			nullInt(m.TxAirSecs), nullInt(m.RxAirSecs), nullInt(m.RecvErrors), nullInt(m.BatteryMV),
+			nullInt(m.PacketsSent), nullInt(m.PacketsRecv)); err != nil {
+			return fmt.Errorf("insert metrics: %w", err)
+		}
+		b.res.MetricsRows++
+	}
+	return nil
+}
+
+func (b *batch) dropped(r *etl.Record) error {
+	d := r.Drop
+	if d == nil {
+		return errors.New("dropped record without drop")
+	}
+	if d.Reason == "" {
+		return errors.New("dropped record without reason")
+	}
+	res, err := b.stmt(slotDroppedInsert, b.db.stmts.droppedInsert).ExecContext(b.ctx,
+		nullString(d.Hash), nullString(d.RawHex), d.Reason, nullString(r.Observer.ID), nullString(r.Observer.Name),
+		nullString(d.NodePubkey), nullString(d.NodeName), b.db.timeCache.datetime(b.recordTime(r)))
+	if err != nil {
+		return fmt.Errorf("insert dropped packet: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		b.res.Dropped++
+	}
+	return nil
+}
+
+// nullString binds "" as NULL.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func nullFloat(v sql.Null[float64]) any {
+	if !v.Valid {
+		return nil
+	}
+	return v.V
+}
+
+func nullInt(v sql.Null[int64]) any {
+	if !v.Valid {
+		return nil
+	}
+	return v.V
+}
+
+// timeFormatter formats record times in the database's text formats
+// (spec §1.8), remembering the last second formatted: a batch's records
+// mostly share a few seconds.
+type timeFormatter struct {
+	rfcSec, dtSec int64
+	rfc, dt       string
+}
+
+func newTimeFormatter() timeFormatter { return timeFormatter{rfcSec: -1 << 63, dtSec: -1 << 63} }
+
+// rfc3339 returns t as RFC 3339 UTC with second precision
+// (2026-05-17T18:13:27Z), the format of every *_seen column.
+func (f *timeFormatter) rfc3339(t time.Time) string {
+	s := t.Unix()
+	if s != f.rfcSec {
+		f.rfcSec, f.rfc = s, time.Unix(s, 0).UTC().Format(time.RFC3339)
+	}
+	return f.rfc
+}
+
+// datetime returns t as SQLite's datetime() text (2026-05-17 18:13:27, UTC),
+// the format of dropped_packets.dropped_at and transmissions.created_at.
+func (f *timeFormatter) datetime(t time.Time) string {
+	s := t.Unix()
+	if s != f.dtSec {
+		f.dtSec, f.dt = s, time.Unix(s, 0).UTC().Format(time.DateTime)
+	}
+	return f.dt
+}

@@ -1,0 +1,6 @@
+-- CoreScope's advert_count_unique_v1 recomputes nodes.advert_count from the
+-- ADVERT transmissions still in the database. With packet retention the
+-- transmissions table holds only a window of history, so on an existing
+-- database the recompute destroys counts (on the test fixture it lowers all
+-- 200 nodes); on a new database there is nothing to count. It is recorded
+-- under CoreScope's name and deliberately does nothing.

@@ -1,0 +1,6 @@
+-- Sensor telemetry on nodes and inactive_nodes (present in the base schema;
+-- added here on older files).
+-- +etl add-column nodes battery_mv INTEGER
+-- +etl add-column nodes temperature_c REAL
+-- +etl add-column inactive_nodes battery_mv INTEGER
+-- +etl add-column inactive_nodes temperature_c REAL

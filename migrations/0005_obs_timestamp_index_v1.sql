@@ -1,0 +1,1 @@
+CREATE INDEX IF NOT EXISTS idx_observations_timestamp ON observations(timestamp);

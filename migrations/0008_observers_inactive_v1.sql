@@ -1,0 +1,2 @@
+-- Soft-delete flag of observers (1 = hidden by the server).
+-- +etl add-column observers inactive INTEGER DEFAULT 0

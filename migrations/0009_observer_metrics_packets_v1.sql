@@ -1,0 +1,2 @@
+-- +etl add-column observer_metrics packets_sent INTEGER
+-- +etl add-column observer_metrics packets_recv INTEGER

@@ -1,0 +1,2 @@
+-- Each observer's own raw hex; NULL when the uplink sent none.
+-- +etl add-column observations raw_hex TEXT
