@@ -1,0 +1,222 @@
+package transform
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/corescope/etl/etl"
+	"github.com/corescope/etl/etl/meshcore"
+	"github.com/corescope/etl/etl/uplink"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// Real packets from the decoder vectors (../shared/testdata/decoder-vectors.json).
+const (
+	rawFloodResponse = "050000000000000000000000"                                                                                                                                                                                                                   // vector 0
+	rawAdvertGood    = "120066be7e332c7a453332bd9d0a7f7db055f5c5ef1a06ada66d98b39fb6810c473a8087ec65edb0d339afef640a1361749ff3961a1d66374f8df76a518eb3001cc4e0fce49954e050de9d56c3ed9e351681c2b9d04d92f608813e9ae3701143afc96d77b70e12516640022807b4f8"             // vector 107, San Francisco
+	rawAdvertBadSig  = "1100ea4a6c63e29c520abef5507b132ec5f9954776aebebe7b92421eea691446d22c00f153653d085d97d82cd20e63512565c7dc9cac0b983ab053c1b8544c3f866848ea6deb0ba958c084b35433a8083ab1499d70b4996fc40c3e71f07ed2df253ea2056e0a80546573744e6f646500"           // vector 105
+	rawAdvertBadLat  = "110091a28a0b74381593a4d9469579208926afc8ad82c8839b7644359b9eba9a4b3a8287ec653304b04e192ee84eea0bba4b2b1ddca070ae0775f66db693dc81addbe83a8a3f5fe5ee8cf1c6a6180743f3f18beaa6fe9370ee2acbbc77937443ff750435020f90c08c6c05000000004261644c6174" // vector 109
+	observerKey      = "A1B2C3D4E5F60718293A4B5C6D7E8F90A1B2C3D4E5F60718293A4B5C6D7E8F90"
+)
+
+func newTestTransformer(t *testing.T, mod func(*Config)) (*Transformer, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	cfg := Config{
+		Decoder:    meshcore.NewDecoder(meshcore.Options{VerifySignatures: true}),
+		Filter:     uplink.NewFilter(uplink.FilterConfig{Blacklist: []string{"deadbeef"}}),
+		Sources:    map[string]Source{"main": {Region: "ZZZ"}, "picky": {IATAFilter: []string{"sjc"}}},
+		Registerer: reg,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	return New(cfg), reg
+}
+
+func msg(source, topic, payload string) *etl.Message {
+	return &etl.Message{Source: source, Topic: topic, Payload: []byte(payload), Received: time.Date(2026, 11, 26, 6, 2, 18, 0, time.UTC)}
+}
+
+func TestTransformPacket(t *testing.T) {
+	tr, _ := newTestTransformer(t, nil)
+	recs := tr.Transform(msg("main", "meshcore/sjc/"+observerKey+"/packets",
+		`{"origin":"ag loft rpt","raw":"`+rawFloodResponse+`","SNR":"-5.5dB","rssi":-90,"score":"1000","direction":"rx","timestamp":"2026-11-26T06:02:17.5Z"}`), nil)
+	if len(recs) != 1 || recs[0].Kind != etl.KindPacket {
+		t.Fatalf("records = %+v", recs)
+	}
+	r := recs[0]
+	if r.Observer != (etl.Observer{ID: observerKey, Name: "ag loft rpt", IATA: "SJC"}) {
+		t.Errorf("observer = %+v", r.Observer)
+	}
+	p := r.Packet
+	if p.Hash != "fd1b99579c88a4f5" || p.RawHex != rawFloodResponse || p.PathJSON != "[]" || p.PayloadType != 1 || p.RouteType != 1 {
+		t.Errorf("packet = %+v", p)
+	}
+	if !p.SNR.Valid || p.SNR.V != -5.5 || p.RSSI.V != -90 || p.Score.V != 1000 || p.Direction != "rx" {
+		t.Errorf("envelope fields = %+v", p)
+	}
+	if want := time.Date(2026, 11, 26, 6, 2, 17, 500e6, time.UTC); !r.Time.Equal(want) {
+		t.Errorf("time = %v, want the zone-aware publisher time %v", r.Time, want)
+	}
+}
+
+func TestTransformNaiveTimestampUsesReceiptTime(t *testing.T) {
+	tr, _ := newTestTransformer(t, nil)
+	m := msg("main", "meshcore/SJC/"+observerKey+"/packets", `{"raw":"`+rawFloodResponse+`","timestamp":"2026-11-25T22:02:17.191561"}`)
+	recs := tr.Transform(m, nil)
+	if len(recs) != 1 || !recs[0].Time.Equal(m.Received) {
+		t.Fatalf("time = %v, want receipt time %v", recs[0].Time, m.Received)
+	}
+}
+
+func TestTransformRegionFallbacks(t *testing.T) {
+	tr, _ := newTestTransformer(t, nil)
+	recs := tr.Transform(msg("main", "meshcore/SJC/"+observerKey+"/packets", `{"raw":"`+rawFloodResponse+`","region":" pdx "}`), nil)
+	if got := recs[0].Observer.IATA; got != "PDX" {
+		t.Errorf("payload region: IATA = %q, want PDX", got)
+	}
+}
+
+func TestTransformRejects(t *testing.T) {
+	cases := []struct {
+		name, source, topic, payload string
+		reason                       string // rejects_total label; "" = a dropped record
+		filtered                     string // filtered_total label
+		drop                         string // dropped_packets reason
+	}{
+		{name: "invalid json", topic: "meshcore/SJC/" + observerKey + "/packets", payload: `{"raw":`, reason: "invalid_json"},
+		{name: "array", topic: "meshcore/SJC/" + observerKey + "/packets", payload: `[1,2]`, reason: "not_object"},
+		{name: "oversized", topic: "meshcore/SJC/" + observerKey + "/packets", payload: `{"raw":"` + strings.Repeat("00", 40000) + `"}`, reason: ReasonOversized},
+		{name: "bad hex", topic: "meshcore/SJC/" + observerKey + "/packets", payload: `{"raw":"05zz"}`, reason: ReasonDecodeError, drop: "decode error: invalid_hex"},
+		{name: "too short", topic: "meshcore/SJC/" + observerKey + "/packets", payload: `{"raw":"05"}`, reason: ReasonDecodeError, drop: "decode error: too_short"},
+		{name: "bad signature", topic: "meshcore/SJC/" + observerKey + "/packets", payload: `{"raw":"` + rawAdvertBadSig + `"}`, reason: ReasonInvalidSignature, drop: "invalid signature"},
+		{name: "invalid advert", topic: "meshcore/SJC/" + observerKey + "/packets", payload: `{"raw":"` + rawAdvertBadLat + `"}`, reason: ReasonInvalidAdvert, drop: "invalid advert: invalid lat: 91.000000"},
+		{name: "blacklisted", topic: "meshcore/SJC/DEADBEEF/packets", payload: `{"raw":"` + rawFloodResponse + `"}`, filtered: uplink.ReasonBlacklisted},
+		{name: "source iata filter", source: "picky", topic: "meshcore/PDX/" + observerKey + "/packets", payload: `{"raw":"` + rawFloodResponse + `"}`, filtered: uplink.ReasonIATAFiltered},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, _ := newTestTransformer(t, nil)
+			src := tc.source
+			if src == "" {
+				src = "main"
+			}
+			recs := tr.Transform(msg(src, tc.topic, tc.payload), nil)
+			if tc.reason != "" {
+				if got := testutil.ToFloat64(tr.m.rejects.WithLabelValues(tc.reason)); got != 1 {
+					t.Errorf("rejects{reason=%q} = %v, want 1", tc.reason, got)
+				}
+			}
+			if tc.filtered != "" {
+				if got := testutil.ToFloat64(tr.m.filtered.WithLabelValues(tc.filtered)); got != 1 {
+					t.Errorf("filtered{reason=%q} = %v, want 1", tc.filtered, got)
+				}
+			}
+			if tc.drop == "" {
+				if len(recs) != 0 {
+					t.Fatalf("records = %+v, want none", recs)
+				}
+				return
+			}
+			if len(recs) != 1 || recs[0].Kind != etl.KindDropped {
+				t.Fatalf("records = %+v, want one dropped record", recs)
+			}
+			if d := recs[0].Drop; d.Reason != tc.drop || d.Hash == "" || d.RawHex == "" {
+				t.Errorf("drop = %+v, want reason %q", d, tc.drop)
+			}
+		})
+	}
+}
+
+func TestTransformAdvertNodeAndGeo(t *testing.T) {
+	topic := "meshcore/SJC/" + observerKey + "/packets"
+	payload := `{"raw":"` + rawAdvertGood + `"}`
+	lat0, lat1, lon0, lon1 := 30.0, 35.0, -125.0, -120.0 // a box that excludes San Francisco (37.77)
+	for _, mode := range []string{"none", "flag", "drop"} {
+		t.Run(mode, func(t *testing.T) {
+			tr, _ := newTestTransformer(t, func(c *Config) {
+				if mode != "none" {
+					c.Geo = uplink.NewGeoFilter(nil, 0, &lat0, &lat1, &lon0, &lon1)
+					c.ForeignDrop = mode == "drop"
+				}
+			})
+			recs := tr.Transform(msg("main", topic, payload), nil)
+			if len(recs) != 1 {
+				t.Fatalf("records = %+v", recs)
+			}
+			switch mode {
+			case "drop":
+				if recs[0].Kind != etl.KindDropped || recs[0].Drop.Reason != "foreign advert" {
+					t.Fatalf("record = %+v", recs[0])
+				}
+			default:
+				n := recs[0].Packet.Node
+				if n == nil || len(n.PublicKey) != 64 || n.Role != "repeater" || !n.Lat.Valid || n.Foreign != (mode == "flag") {
+					t.Fatalf("node = %+v", n)
+				}
+				if recs[0].Packet.FromPubkey != n.PublicKey {
+					t.Errorf("from_pubkey %q != node key %q", recs[0].Packet.FromPubkey, n.PublicKey)
+				}
+			}
+		})
+	}
+}
+
+func TestTransformStatus(t *testing.T) {
+	tr, _ := newTestTransformer(t, nil)
+	payload := `{"status":"online","origin":"TestObserver","radio":"910.5250244,62.5,7,5","model":"Heltec V3","firmware_version":"1.12.0-test","client_version":"meshcoretomqtt/1.0.8.0","stats":{"battery_mv":4209,"uptime_secs":75821,"noise_floor":-109,"tx_air_secs":80,"rx_air_secs":1903,"recv_errors":934}}`
+	m := msg("main", "meshcore/sjc/"+observerKey+"/status", payload)
+	recs := tr.Transform(m, nil)
+	if len(recs) != 1 || recs[0].Kind != etl.KindStatus {
+		t.Fatalf("records = %+v", recs)
+	}
+	st := recs[0].Status
+	if recs[0].Observer.IATA != "SJC" || st.Model != "Heltec V3" || st.Firmware != "1.12.0-test" || st.BatteryMV.V != 4209 || st.Retained {
+		t.Errorf("status = %+v %+v", recs[0].Observer, st)
+	}
+	if st.Metrics == nil || !st.Metrics.Bucket.Equal(time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)) || st.Metrics.RecvErrors.V != 934 {
+		t.Errorf("metrics = %+v", st.Metrics)
+	}
+
+	m.Retained = true
+	recs = tr.Transform(m, nil)
+	if st := recs[0].Status; !st.Retained || st.Metrics != nil {
+		t.Errorf("retained status = %+v, want Retained and no metrics sample", st)
+	}
+}
+
+func TestTransformCompanionHashStableAcrossRedelivery(t *testing.T) {
+	tr, _ := newTestTransformer(t, nil)
+	payload := `{"text":"Bob: hello","sender_timestamp":1764136938,"channel_idx":2}`
+	a := msg("main", "meshcore/message/channel/2", payload)
+	b := msg("main", "meshcore/message/channel/2", payload)
+	b.Received = a.Received.Add(5 * time.Second) // redelivered later
+	ra, rb := tr.Transform(a, nil), tr.Transform(b, nil)
+	if len(ra) != 1 || len(rb) != 1 {
+		t.Fatalf("records = %+v / %+v", ra, rb)
+	}
+	pa := ra[0].Packet
+	if pa.Hash != rb[0].Packet.Hash {
+		t.Errorf("redelivery changed the hash: %s vs %s", pa.Hash, rb[0].Packet.Hash)
+	}
+	if !pa.Companion || pa.PayloadType != 5 || pa.ChannelHash != "ch2" || pa.RawHex != "" || pa.PathJSON != "[]" {
+		t.Errorf("packet = %+v", pa)
+	}
+	if want := `{"channel":"ch2","sender":"Bob","sender_timestamp":1764136938,"text":"Bob: hello","type":"CHAN"}`; pa.DecodedJSON != want {
+		t.Errorf("decoded_json = %s, want %s", pa.DecodedJSON, want)
+	}
+}
+
+func BenchmarkTransformPacket(b *testing.B) {
+	tr := New(Config{Decoder: meshcore.NewDecoder(meshcore.Options{}), Registerer: prometheus.NewRegistry()})
+	m := msg("main", "meshcore/SJC/"+observerKey+"/packets",
+		`{"origin":"ag loft rpt","origin_id":"`+observerKey+`","timestamp":"2025-03-16T00:07:11.191561","type":"PACKET","direction":"rx","time":"00:07:09","date":"16/3/2025","len":"87","packet_type":"5","route":"F","payload_len":"83","raw":"`+rawAdvertGood+`","SNR":"4","RSSI":"-93","score":"1000","hash":"AC9D2DDDD8395712"}`)
+	out := make([]etl.Record, 0, 1)
+	b.ReportAllocs()
+	for b.Loop() {
+		out = tr.Transform(m, out[:0])
+	}
+}
