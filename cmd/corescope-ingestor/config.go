@@ -868,15 +868,18 @@ func addDecodeErrors(p *problems, err error) {
 	if err == nil {
 		return
 	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range j.Unwrap() {
-			addDecodeErrors(p, e)
+	de, ok := err.(*mapstructure.DecodeError)
+	if !ok {
+		switch u := err.(type) {
+		case interface{ Unwrap() []error }: // errors.Join
+			for _, e := range u.Unwrap() {
+				addDecodeErrors(p, e)
+			}
+		case interface{ Unwrap() error }: // "decoding failed due to…: %w"
+			addDecodeErrors(p, u.Unwrap())
+		default:
+			p.add("config", err)
 		}
-		return
-	}
-	var de *mapstructure.DecodeError
-	if !errors.As(err, &de) {
-		p.add("config", err)
 		return
 	}
 	inner := de.Unwrap()

@@ -134,10 +134,11 @@ func (c *Config) normalizeSources(p *problems, log *slog.Logger) {
 			p.addf(key+".password", "set without username")
 		}
 		s.ClientID = strings.TrimSpace(s.ClientID)
-		if s.ClientID == "" {
+		generated := s.ClientID == ""
+		if generated {
 			s.ClientID = clientIDPrefix + "-" + clientIDPart(host) + "-" + clientIDPart(s.Name)
 		}
-		if j, dup := clientIDs[s.ClientID]; dup {
+		if j, dup := clientIDs[s.ClientID]; dup && !(generated && names[s.Name] != i) {
 			p.addf(key+".clientId", "duplicate client id %q (also mqttSources[%d]); a broker disconnects one of two clients with the same id", s.ClientID, j)
 		} else {
 			clientIDs[s.ClientID] = i
@@ -301,7 +302,7 @@ func (c *Config) normalizeJobs(isSet func(string) bool, p *problems) {
 
 	for _, j := range jobs.List() {
 		key := "jobs." + j.Name
-		for opt := range jobOptions {
+		for _, opt := range []string{"days", "pages", "onStartup"} {
 			if !jobHasOption(j.Name, opt) && isSet(key+"."+opt) {
 				p.addf(key+"."+opt, "not an option of the %s job (it applies to %s)", j.Name, strings.Join(jobOptions[opt], ", "))
 			}
@@ -445,9 +446,7 @@ func (g *GeoFilterConfig) validate(p *problems) {
 		return
 	}
 	if len(missing) > 0 {
-		for _, m := range missing {
-			p.addf(key+"."+m, "missing: latMin, latMax, lonMin and lonMax must be set together (got %s)", strings.Join(have, ", "))
-		}
+		p.addf(key, "a box needs latMin, latMax, lonMin and lonMax (missing %s)", strings.Join(missing, ", "))
 		return
 	}
 	checkLat(p, key+".latMin", *g.LatMin)
