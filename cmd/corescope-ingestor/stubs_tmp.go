@@ -8,10 +8,6 @@ import (
 
 // Temporary stubs; each is replaced by its real implementation.
 
-func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("migrate: not implemented")
-}
-
 func cmdDecode(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	return errors.New("decode: not implemented")
 }
