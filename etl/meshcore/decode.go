@@ -340,7 +340,8 @@ func (d *Decoder) decode(st *scratch, raw string) (*Packet, error) {
 		st.setLater(&pkt.Advert.PubKey, dc.pubKey)
 	}
 
-	pkt.DecodedJSON = append([]byte(nil), st.js...)
+	pkt.DecodedJSON = make([]byte, len(st.js))
+	copy(pkt.DecodedJSON, st.js)
 	arena := string(st.ar)
 	for _, p := range st.pend {
 		*p.dst = arena[p.sp.lo:p.sp.hi]
@@ -375,6 +376,20 @@ const (
 // encoding/hex.DecodeString on the stripped string. stripped reports whether
 // any character was skipped.
 func decodeHex(raw string, dst []byte) (n int, stripped bool, err error) {
+	// Fast path: even length, no whitespace, short enough for dst.
+	if len(raw)%2 == 0 && len(raw) <= 2*len(dst) {
+		for ; n < len(raw)/2; n++ {
+			a, b := hexVal[raw[2*n]], hexVal[raw[2*n+1]]
+			if a|b > 0x0f {
+				break
+			}
+			dst[n] = a<<4 | b
+		}
+		if n == len(raw)/2 {
+			return n, false, nil
+		}
+		n = 0 // rare: fall back to the general loop
+	}
 	var hi byte
 	odd := false
 	for i := 0; i < len(raw); i++ {
