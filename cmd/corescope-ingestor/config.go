@@ -513,14 +513,38 @@ func (e *configError) Error() string { return e.err.Error() }
 func (e *configError) Unwrap() error { return e.err }
 
 // problems collects config errors, each prefixed with its key path.
-type problems struct{ errs []error }
+type problems struct {
+	errs []error
+	// undecodable holds the key paths that failed to decode; later
+	// problems under them would only repeat the first one.
+	undecodable map[string]bool
+}
 
 func (p *problems) addf(path, format string, args ...any) {
-	p.errs = append(p.errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+	p.add(path, fmt.Errorf(format, args...))
 }
 
 func (p *problems) add(path string, err error) {
+	for k := path; k != ""; {
+		if p.undecodable[k] {
+			return
+		}
+		i := strings.LastIndexAny(k, ".[")
+		if i < 0 {
+			break
+		}
+		k = k[:i]
+	}
 	p.errs = append(p.errs, fmt.Errorf("%s: %w", path, err))
+}
+
+// addUndecodable records a key path that failed to decode.
+func (p *problems) addUndecodable(path string, err error) {
+	p.add(path, err)
+	if p.undecodable == nil {
+		p.undecodable = map[string]bool{}
+	}
+	p.undecodable[path] = true
 }
 
 // Names of the environment variables CoreScope reads.
@@ -887,12 +911,11 @@ func addDecodeErrors(p *problems, err error) {
 	var ue *mapstructure.UnconvertibleTypeError
 	switch {
 	case errors.As(inner, &pe):
-		p.addf(de.Name(), "cannot parse %q as %s", fmt.Sprint(pe.Value), pe.Expected.Type())
+		inner = fmt.Errorf("cannot parse %q as %s", fmt.Sprint(pe.Value), pe.Expected.Type())
 	case errors.As(inner, &ue):
-		p.addf(de.Name(), "want %s, got %s", friendlyType(ue.Expected.Type()), friendlyValue(ue.Value))
-	default:
-		p.add(de.Name(), inner)
+		inner = fmt.Errorf("want %s, got %s", friendlyType(ue.Expected.Type()), friendlyValue(ue.Value))
 	}
+	p.addUndecodable(de.Name(), inner)
 }
 
 func friendlyType(t reflect.Type) string {

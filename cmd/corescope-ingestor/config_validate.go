@@ -174,6 +174,10 @@ func validateBroker(p *problems, key, broker string) *url.URL {
 		p.addf(key, "invalid URL: %v", err)
 		return nil
 	}
+	if u.Scheme == "" {
+		p.addf(key, "want a URL such as mqtt://host:1883, got %q", redactURL(broker))
+		return nil
+	}
 	scheme := strings.ToLower(u.Scheme)
 	ok := false
 	for _, s := range brokerSchemes {
