@@ -654,7 +654,7 @@ func TestChannelKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []ChannelKey{
-		{"#bot", hexKey("22222222222222222222222222222222")}, // explicit beats derived
+		{"#bot", hexKey("22222222222222222222222222222222")},  // explicit beats derived
 		{"#rain", hexKey("11111111111111111111111111111111")}, // from the file
 		{"#test", derived("#test")},                           // derived beats the file; '#' added
 		{"Public", hexKey("8b3387e9c5cdea6ac9e5edbaa115cd72")},
