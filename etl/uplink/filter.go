@@ -1,6 +1,9 @@
 package uplink
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // Reasons Filter.Allow refuses a message; bounded metric labels.
 const (
@@ -63,16 +66,17 @@ func NewFilter(cfg FilterConfig) *Filter {
 // calling it: a topic without an IATA falls back to the source's region.
 func (f *Filter) Allow(env *Envelope, sourceIATAFilter []string) (reason string, ok bool) {
 	companion := env.Kind == KindChannelMessage || env.Kind == KindDirectMessage
+	var buf [64]byte
 	if f != nil && len(f.blacklist) > 0 {
-		if id := strings.ToLower(strings.TrimSpace(env.Topic.Observer)); id != "" {
-			if _, bad := f.blacklist[id]; bad {
+		if id := strings.TrimSpace(env.Topic.Observer); id != "" {
+			if _, bad := f.blacklist[string(foldCase(buf[:0], id, false))]; bad {
 				return ReasonBlacklisted, false
 			}
 		}
 	}
 	region := strings.TrimSpace(env.EffectiveRegion())
 	if f != nil && len(f.whitelist) > 0 && !companion {
-		if _, good := f.whitelist[strings.ToUpper(region)]; !good {
+		if _, good := f.whitelist[string(foldCase(buf[:0], region, true))]; !good {
 			return ReasonIATANotWhitelisted, false
 		}
 	}
@@ -80,6 +84,28 @@ func (f *Filter) Allow(env *Envelope, sourceIATAFilter []string) (reason string,
 		return ReasonIATAFiltered, false
 	}
 	return "", true
+}
+
+// foldCase appends s to dst, upper-cased if upper is set, else lower-cased.
+// Indexing a map with string(foldCase(buf[:0], …)) does not allocate for
+// ASCII strings that fit buf.
+func foldCase(dst []byte, s string, upper bool) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			if upper {
+				return append(dst[:0], strings.ToUpper(s)...)
+			}
+			return append(dst[:0], strings.ToLower(s)...)
+		case upper && 'a' <= c && c <= 'z':
+			c -= 'a' - 'A'
+		case !upper && 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
 }
 
 // inFoldedList reports whether region matches an entry of list, ignoring case

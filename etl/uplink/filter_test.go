@@ -73,3 +73,21 @@ func TestEffectiveRegion(t *testing.T) {
 		t.Errorf("payload = %q", got)
 	}
 }
+
+func TestFilterUnicodeAndLongIDs(t *testing.T) {
+	long := "ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789EXTRA"
+	f := NewFilter(FilterConfig{Blacklist: []string{"ÉCOLE", long}, IATAWhitelist: []string{"zürich"}})
+	for _, c := range []struct {
+		topic, want string
+	}{
+		{"meshcore/ZÜRICH/école/packets", "blacklisted"},
+		{"meshcore/ZÜRICH/" + long + "/packets", "blacklisted"},
+		{"meshcore/Zürich/other/packets", ""},
+		{"meshcore/ZURICH/other/packets", "iata_not_whitelisted"},
+	} {
+		reason, _ := f.Allow(&Envelope{Kind: KindPacket, Topic: ParseTopic(c.topic)}, nil)
+		if reason != c.want {
+			t.Errorf("%s: Allow = %q, want %q", c.topic, reason, c.want)
+		}
+	}
+}
