@@ -8,10 +8,6 @@ import (
 
 // Temporary stubs; each is replaced by its real implementation.
 
-func cmdDecode(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	return errors.New("decode: not implemented")
-}
-
 func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return errors.New("jobs: not implemented")
 }

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/corescope/etl/etl/meshcore"
+)
+
+const decodeUsage = `usage: corescope-ingestor decode [-key name=hex]... [-hashtag '#name']... [-verify=true] [HEX...]
+
+Decodes MeshCore packets given as hex arguments, or one per line on stdin
+when there are none (blank lines are skipped; the rest of a line, minus its
+line ending, is the raw string as an observer would publish it). Prints one
+JSON object per packet. Exits non-zero if any packet fails to decode.
+
+`
+
+// cmdDecode decodes packets from the command line or stdin and prints one
+// JSON object per packet: the packet summary, or {"raw","error","errorKind",
+// "hash"} for a packet that does not decode.
+func cmdDecode(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("decode", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, decodeUsage)
+		fs.PrintDefaults()
+	}
+	var hashtags, keys []meshcore.ChannelKey
+	fs.Func("key", "channel key `name=hex` (32 hex characters); repeatable", func(s string) error {
+		name, h, ok := strings.Cut(s, "=")
+		if !ok || name == "" {
+			return errors.New("want name=hex")
+		}
+		k, err := meshcore.ParseKeyHex(h)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, meshcore.ChannelKey{Name: name, Key: k})
+		return nil
+	})
+	fs.Func("hashtag", "hashtag channel `#name` (key derived from the name); repeatable", func(s string) error {
+		if s == "" || s == "#" {
+			return errors.New("empty channel name")
+		}
+		name, k := meshcore.HashtagKey(s)
+		hashtags = append(hashtags, meshcore.ChannelKey{Name: name, Key: k})
+		return nil
+	})
+	verify := fs.Bool("verify", true, "verify advert signatures")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usageError{fmt.Errorf("decode: %w", err)}
+	}
+	// Explicit keys override hashtag keys of the same name, as in the config.
+	dec := meshcore.NewDecoder(meshcore.Options{
+		Keys:             meshcore.NewKeyring(append(hashtags, keys...)),
+		VerifySignatures: *verify,
+	})
+
+	out := bufio.NewWriter(stdout)
+	var total, failed int
+	emit := func(raw string) {
+		total++
+		line, ok := decodeLine(dec, raw)
+		if !ok {
+			failed++
+		}
+		out.Write(line)
+		out.WriteByte('\n')
+	}
+	if fs.NArg() > 0 {
+		for _, raw := range fs.Args() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			emit(raw)
+		}
+	} else {
+		r := bufio.NewReader(stdin)
+		for {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			line, err := r.ReadString('\n')
+			line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+			if strings.TrimSpace(line) != "" {
+				emit(line)
+			}
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				out.Flush()
+				return fmt.Errorf("decode: read stdin: %w", err)
+			}
+		}
+	}
+	if err := out.Flush(); err != nil {
+		return fmt.Errorf("decode: write: %w", err)
+	}
+	if failed > 0 {
+		return fmt.Errorf("decode: %d of %d packets failed to decode", failed, total)
+	}
+	return nil
+}
+
+// decodeLine renders the output object of one packet; ok is false if the
+// packet did not decode.
+func decodeLine(dec *meshcore.Decoder, raw string) (line []byte, ok bool) {
+	rawJSON, _ := json.Marshal(raw)
+	p, err := dec.Decode(raw)
+	if err != nil {
+		kind := ""
+		var de *meshcore.Error
+		if errors.As(err, &de) {
+			kind = de.Kind
+		}
+		line, _ = json.Marshal(struct {
+			Raw       string `json:"raw"`
+			Error     string `json:"error"`
+			ErrorKind string `json:"errorKind"`
+			Hash      string `json:"hash"`
+		}{raw, err.Error(), kind, meshcore.ContentHash(raw)})
+		return line, false
+	}
+	// {"raw":…, then the members of the packet summary.
+	summary := p.AppendJSON(nil)
+	line = append([]byte(`{"raw":`), rawJSON...)
+	line = append(line, ',')
+	return append(line, summary[1:]...), true
+}
