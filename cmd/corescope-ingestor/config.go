@@ -672,7 +672,31 @@ func loadConfig(path string, explicit bool, environ []string, log *slog.Logger) 
 	if len(p.errs) > 0 {
 		return fail()
 	}
+	emptyToNil(reflect.ValueOf(c).Elem())
 	return c, nil
+}
+
+// emptyToNil replaces empty slices and maps with nil throughout v, so that
+// "[]" in a file and an absent key load to the same config.
+func emptyToNil(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				emptyToNil(v.Field(i))
+			}
+		}
+	case reflect.Slice, reflect.Map:
+		if v.Len() == 0 {
+			v.Set(reflect.Zero(v.Type()))
+			return
+		}
+		if v.Kind() == reflect.Slice {
+			for i := range v.Len() {
+				emptyToNil(v.Index(i))
+			}
+		}
+	}
 }
 
 // describeParseError adds the line and column to a JSON syntax error, which

@@ -198,10 +198,6 @@ func TestReferenceConfigs(t *testing.T) {
 	}
 	ref.MQTTSources[0].Broker = def.MQTTSources[0].Broker
 	ref.ChannelKeysPath = def.ChannelKeysPath
-	ref.ChannelKeysHex, def.ChannelKeysHex = nil, nil
-	ref.HashChannels, ref.ObserverBlacklist, ref.ObserverIATAWhitelist = nil, nil, nil
-	ref.MQTTSources[0].IATAFilter = nil
-	ref.GeoFilter.Polygon = nil
 	if !reflect.DeepEqual(ref, def) {
 		a, _ := ref.marshalYAML()
 		b, _ := def.marshalYAML()

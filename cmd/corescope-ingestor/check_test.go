@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// cleanEnv removes the variables loadConfig reads from the test process's
+// environment (cmdCheck reads os.Environ), restoring them afterwards.
+func cleanEnv(t *testing.T) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.HasPrefix(name, envPrefix), name == envDBPath, name == envMQTTBroker,
+			name == envMQTTTopic, name == envChannelKeys:
+			t.Setenv(name, "") // registers the restore
+			os.Unsetenv(name)
+		}
+	}
+}
+
+func TestCmdCheckRedactsSecrets(t *testing.T) {
+	cleanEnv(t)
+	secrets := []string{"s3cret-mqtt-pass", "s3cret-http-pass", "s3cret-bearer", "8b3387e9c5cdea6ac9e5edbaa115cd72", "s3cret-in-url"}
+	path := writeConfig(t, "config.json", `{
+  "mqttSources": [
+    {"name": "a", "broker": "mqtts://broker.example:8883", "username": "u", "password": "s3cret-mqtt-pass"},
+    {"name": "b", "broker": "mqtt://user:s3cret-in-url@broker.example:1883"}
+  ],
+  "http": {"username": "admin", "password": "s3cret-http-pass", "bearerToken": "s3cret-bearer"},
+  "channelKeys": {"Public": "8b3387e9c5cdea6ac9e5edbaa115cd72"}
+}`)
+	var stdout, stderr bytes.Buffer
+	if err := cmdCheck(context.Background(), []string{"-config", path}, &stdout, &stderr); err != nil {
+		t.Fatalf("check: %v\n%s", err, stderr.String())
+	}
+	out := stdout.String()
+	for _, s := range secrets {
+		if strings.Contains(out, s) || strings.Contains(stderr.String(), s) {
+			t.Errorf("output contains secret %q:\n%s", s, out)
+		}
+	}
+
+	var doc struct {
+		MQTTSources []map[string]any  `yaml:"mqttSources"`
+		HTTP        map[string]any    `yaml:"http"`
+		ChannelKeys map[string]string `yaml:"channelKeys"`
+		Jobs        map[string]any    `yaml:"jobs"`
+	}
+	if err := yaml.Unmarshal(stdout.Bytes(), &doc); err != nil {
+		t.Fatalf("output is not valid YAML: %v\n%s", err, out)
+	}
+	if len(doc.MQTTSources) != 2 || doc.MQTTSources[0]["password"] != redactedValue || doc.MQTTSources[0]["username"] != "u" ||
+		doc.MQTTSources[1]["broker"] != "mqtt://user:<redacted>@broker.example:1883" || doc.MQTTSources[1]["password"] != "" {
+		t.Errorf("sources = %v", doc.MQTTSources)
+	}
+	if doc.HTTP["password"] != redactedValue || doc.HTTP["bearerToken"] != redactedValue || doc.HTTP["username"] != "admin" {
+		t.Errorf("http = %v", doc.HTTP)
+	}
+	if doc.ChannelKeys["Public"] != redactedValue {
+		t.Errorf("channelKeys = %v", doc.ChannelKeys)
+	}
+	// Job options appear only on the jobs they belong to.
+	wal, _ := doc.Jobs[JobWALCheckpoint].(map[string]any)
+	vac, _ := doc.Jobs[JobVacuum].(map[string]any)
+	if _, ok := wal["days"]; ok || vac["pages"] != DefaultIncrementalVacuumPages || vac["days"] != nil {
+		t.Errorf("walCheckpoint = %v, vacuum = %v", wal, vac)
+	}
+}
+
+// TestCmdCheckRoundTrip checks that the effective config printed by check
+// is itself a config that loads to the same result.
+func TestCmdCheckRoundTrip(t *testing.T) {
+	cleanEnv(t)
+	for _, path := range []string{
+		"../../etc/corescope-ingestor.yaml",
+		writeConfig(t, "c.yaml", `
+mqttSources:
+  - {broker: "mqtt://a:1883", qos: 0, cleanSession: false, rejectUnauthorized: false, iataFilter: [SJC]}
+retention: {packetDays: 30, observerDays: -1}
+jobs:
+  vacuum: {schedule: "@every 6h", onStartup: true}
+  prunePackets: {schedule: "CRON_TZ=Europe/Paris 30 3 * * *", jitter: 90s}
+geo_filter: {polygon: [[1, 2], [3, 4], [5, 6]], bufferKm: 2.5, latMin: 0, latMax: 10, lonMin: -1, lonMax: 7}
+logFormat: json
+`),
+	} {
+		want := mustLoad(t, path, nil)
+		var stdout, stderr bytes.Buffer
+		if err := cmdCheck(context.Background(), []string{"-config", path}, &stdout, &stderr); err != nil {
+			t.Fatalf("check %s: %v\n%s", path, err, stderr.String())
+		}
+		again := filepath.Join(t.TempDir(), "effective.yaml")
+		if err := os.WriteFile(again, stdout.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got := mustLoad(t, again, nil)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: check output does not load back to the same config:\n%s", path, stdout.String())
+		}
+	}
+}
+
+func TestCmdCheckConfigError(t *testing.T) {
+	cleanEnv(t)
+	path := writeConfig(t, "c.yaml", "retention:\n  packetDay: 30\njobs:\n  prunePackets:\n    schedule: '@dailyy'\n")
+	var stdout, stderr bytes.Buffer
+	err := cmdCheck(context.Background(), []string{"-config", path}, &stdout, &stderr)
+	if !errors.As(err, &usageError{}) {
+		t.Fatalf("err = %T %v, want a usageError", err, err)
+	}
+	var ce *configError
+	if !errors.As(err, &ce) {
+		t.Errorf("err = %v, want a *configError inside", err)
+	}
+	assertProblems(t, err,
+		`retention.packetDay: unknown key (did you mean "packetDays"?)`,
+		`jobs.prunePackets.schedule: parse "@dailyy"`)
+	if stdout.Len() != 0 {
+		t.Errorf("stdout = %q, want nothing on error", stdout.String())
+	}
+	if code := exitCode(err, &stderr); code != 2 {
+		t.Errorf("exit code = %d, want 2", code)
+	}
+}
+
+func TestCmdCheckUsage(t *testing.T) {
+	cleanEnv(t)
+	for _, args := range [][]string{{"-nope"}, {"-config", "x.json", "extra"}, {"-config", filepath.Join(t.TempDir(), "missing.json")}} {
+		var stdout, stderr bytes.Buffer
+		err := cmdCheck(context.Background(), args, &stdout, &stderr)
+		if !errors.As(err, &usageError{}) {
+			t.Errorf("check %q: err = %v, want a usageError", args, err)
+		}
+	}
+}
+
+func TestCmdCheckZeroConfig(t *testing.T) {
+	cleanEnv(t)
+	t.Chdir(t.TempDir())
+	var stdout, stderr bytes.Buffer
+	if err := cmdCheck(context.Background(), nil, &stdout, &stderr); err != nil {
+		t.Fatalf("check without config.json: %v", err)
+	}
+	if !strings.Contains(stderr.String(), "config file not found, using defaults") ||
+		!strings.Contains(stdout.String(), "broker: "+DefaultLocalBroker) {
+		t.Errorf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	}
+}
