@@ -35,6 +35,19 @@
 // payload carries: unlike the reference ingestor, a payload with a "raw" field
 // on an arbitrary topic is not ingested (its observer would be a guess).
 //
+// The payload of an ignored or unknown topic is not read at all (remote
+// serial payloads, for one, are signed tokens rather than JSON).
+//
+// # Regions and filters
+//
+// A message's region is [Envelope.EffectiveRegion]: the payload "region" if
+// non-empty, else the topic's IATA, else the MQTT source's configured region
+// (the caller sets [Envelope.SourceRegion]). [Filter.Allow] checks the
+// observer blacklist, then the global IATA whitelist, then the source's
+// iataFilter, all case-insensitively; companion messages, which have neither
+// observer nor region, skip the IATA lists, and status messages skip the
+// source's iataFilter.
+//
 // # Errors
 //
 // Parse returns a [*RejectError] whose Reason is a short, bounded label
