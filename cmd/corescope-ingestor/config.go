@@ -142,7 +142,7 @@ type SourceConfig struct {
 	Name string `koanf:"name"`
 	// Broker is the URL; scheme mqtt, mqtts, tcp, ssl, tls, ws or wss.
 	Broker string `koanf:"broker"`
-	// Username and Password authenticate when non-empty.
+	// Username and Password authenticate when non-empty (default "").
 	Username string `koanf:"username"`
 	Password string `koanf:"password"`
 	// RejectUnauthorized, when explicitly false, turns off TLS certificate
@@ -223,10 +223,18 @@ const (
 // RetentionConfig is CoreScope's retention section. Each value is the
 // default of the matching job's days option.
 type RetentionConfig struct {
-	NodeDays     int `koanf:"nodeDays"`
+	// NodeDays: nodes not heard for this many days move to inactive_nodes
+	// (default 7; 0 means 7).
+	NodeDays int `koanf:"nodeDays"`
+	// ObserverDays: observers not heard for this many days are marked
+	// inactive (default 14; 0 means 14; -1 keeps them forever).
 	ObserverDays int `koanf:"observerDays"`
-	MetricsDays  int `koanf:"metricsDays"`
-	PacketDays   int `koanf:"packetDays"`
+	// MetricsDays: observer_metrics and dropped_packets rows older than this
+	// many days are deleted (default 30; 0 means 30).
+	MetricsDays int `koanf:"metricsDays"`
+	// PacketDays: transmissions older than this many days are deleted
+	// (default 0, which keeps them forever).
+	PacketDays int `koanf:"packetDays"`
 }
 
 // DefaultIncrementalVacuumPages is the number of free pages returned to the
@@ -258,12 +266,14 @@ type MetricsConfig struct {
 type GeoFilterConfig struct {
 	// Polygon is a list of [lat, lon] points (at least 3), degrees.
 	Polygon [][]float64 `koanf:"polygon"`
-	// BufferKm widens the polygon, in kilometres.
-	BufferKm float64  `koanf:"bufferKm"`
-	LatMin   *float64 `koanf:"latMin"`
-	LatMax   *float64 `koanf:"latMax"`
-	LonMin   *float64 `koanf:"lonMin"`
-	LonMax   *float64 `koanf:"lonMax"`
+	// BufferKm widens the polygon, in kilometres (default 0).
+	BufferKm float64 `koanf:"bufferKm"`
+	// LatMin, LatMax, LonMin and LonMax bound the box, in degrees; all four
+	// or none (nil) are set.
+	LatMin *float64 `koanf:"latMin"`
+	LatMax *float64 `koanf:"latMax"`
+	LonMin *float64 `koanf:"lonMin"`
+	LonMax *float64 `koanf:"lonMax"`
 }
 
 // Enabled reports whether a polygon or a box is configured.
@@ -312,9 +322,11 @@ type JobConfig struct {
 	// optionally prefixed with "CRON_TZ=Zone ". Empty (vacuum only) means
 	// the job runs only chained after a prune job that deleted rows.
 	Schedule string `koanf:"schedule"`
-	// Enabled turns the job on.
+	// Enabled turns the job on (default true, except prunePackets when
+	// days is 0 and staleObservers when days is -1, which are off).
 	Enabled bool `koanf:"enabled"`
-	// Timeout bounds one run.
+	// Timeout bounds one run; must be > 0 (default 10m; prunePackets 30m,
+	// walCheckpoint 1m).
 	Timeout time.Duration `koanf:"timeout"`
 	// Jitter delays each scheduled run by a random duration in [0, Jitter)
 	// (default 0).
@@ -400,7 +412,8 @@ const DefaultHTTPListen = "127.0.0.1:9108"
 type HTTPConfig struct {
 	// Listen is host:port; "" disables the server (default 127.0.0.1:9108).
 	Listen string `koanf:"listen"`
-	// Username and Password enable basic auth when both are set.
+	// Username and Password enable basic auth; both or neither are set
+	// (default "").
 	Username string `koanf:"username"`
 	Password string `koanf:"password"`
 	// BearerToken, when set, is accepted as "Authorization: Bearer <token>".
@@ -578,14 +591,11 @@ func loadConfig(path string, explicit bool, environ []string, log *slog.Logger) 
 
 	// File layer.
 	fk := koanf.New(".")
+	// Like CoreScope, any other extension is read as JSON.
 	var parser koanf.Parser = jsonparser.Parser()
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".yaml", ".yml":
 		parser = yamlparser.Parser()
-	case ".json":
-	default:
-		p.addf(path, "unsupported config file extension %q (want .json, .yaml or .yml)", filepath.Ext(path))
-		return fail()
 	}
 	if err := fk.Load(file.Provider(path), parser); err != nil {
 		switch {

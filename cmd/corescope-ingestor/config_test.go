@@ -616,9 +616,11 @@ func TestLoadConfigFileErrors(t *testing.T) {
 	_, err = loadConfig(badYAML, true, nil, nil)
 	assertProblems(t, err, badYAML+": parse: yaml")
 
-	toml := writeConfig(t, "c.toml", "")
-	_, err = loadConfig(toml, false, nil, nil)
-	assertProblems(t, err, toml+": unsupported config file extension")
+	// Other extensions are JSON, as in CoreScope.
+	toml := writeConfig(t, "c.toml", "a = 1\n")
+	_, err = loadConfig(toml, true, nil, nil)
+	assertProblems(t, err, toml+": parse: line 1 column 1: invalid character 'a'")
+	mustLoad(t, writeConfig(t, "config", `{"dbPath": "x.db"}`), nil)
 }
 
 func TestChannelKeys(t *testing.T) {
