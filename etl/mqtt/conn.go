@@ -32,20 +32,52 @@ const tcpKeepAlive = 30 * time.Second
 // is connected until the keepalive expires.
 var errForcedReconnect = errors.New("forced reconnect")
 
+// closeLinger bounds how long Close waits for the broker to close its side.
+const closeLinger = 200 * time.Millisecond
+
 // bufferedConn is a broker connection with a read buffer, which the source
-// can break on purpose to make paho reconnect.
+// can break on purpose to make paho reconnect, and which closes gracefully.
 type bufferedConn struct {
 	net.Conn
-	r      *bufio.Reader
-	forced atomic.Bool
+	r       *bufio.Reader
+	forced  atomic.Bool
+	eofOnce sync.Once
+	eof     chan struct{} // closed when Read has returned an error (EOF included)
+}
+
+func newBufferedConn(c net.Conn) *bufferedConn {
+	return &bufferedConn{Conn: c, r: bufio.NewReaderSize(c, readBufferSize), eof: make(chan struct{})}
 }
 
 func (c *bufferedConn) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	if err != nil && c.forced.Load() {
-		err = errForcedReconnect
+	if err != nil {
+		c.eofOnce.Do(func() { close(c.eof) })
+		if c.forced.Load() {
+			err = errForcedReconnect
+		}
 	}
 	return n, err
+}
+
+// Close half-closes the connection and waits (at most closeLinger) for the
+// broker to close its side before closing. paho closes right after writing
+// DISCONNECT; a plain close with unread bytes in the socket (messages the
+// broker sent meanwhile) makes the kernel send a reset, and the broker then
+// loses what it had not read yet: the last PUBACKs and the DISCONNECT, so
+// acknowledged messages would be redelivered.
+func (c *bufferedConn) Close() error {
+	if !c.forced.Load() {
+		if hc, ok := c.Conn.(interface{ CloseWrite() error }); ok && hc.CloseWrite() == nil {
+			t := time.NewTimer(closeLinger)
+			select {
+			case <-c.eof: // paho's reader drains the socket and sees EOF
+			case <-t.C:
+			}
+			t.Stop()
+		}
+	}
+	return c.Conn.Close()
 }
 
 func (c *bufferedConn) Write(p []byte) (int, error) {
@@ -100,7 +132,7 @@ func (d *dialer) open(u *url.URL, o paho.ClientOptions) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	bc := &bufferedConn{Conn: conn, r: bufio.NewReaderSize(conn, readBufferSize)}
+	bc := newBufferedConn(conn)
 	d.mu.Lock()
 	d.current = bc
 	d.mu.Unlock()

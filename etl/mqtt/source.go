@@ -33,6 +33,7 @@ const (
 // SourceState is a snapshot of a source's connection state.
 type SourceState struct {
 	Connected        bool
+	Subscribed       bool      // the broker acknowledged the subscriptions of the current connection
 	ConnectedSince   time.Time // start of the current (or last) connection; zero before the first
 	LastMessage      time.Time // zero before the first message
 	Connects         uint64    // successful connections, reconnects included
@@ -263,6 +264,7 @@ func (s *Source) onConnect(client paho.Client) {
 	now := time.Now()
 	s.mu.Lock()
 	s.st.Connected = true
+	s.st.Subscribed = false
 	s.st.ConnectedSince = now
 	s.st.Connects++
 	n := s.st.Connects
@@ -292,6 +294,9 @@ func (s *Source) subscribe(client paho.Client) {
 		s.failSubscribe(err)
 		return
 	}
+	s.mu.Lock()
+	s.st.Subscribed = true
+	s.mu.Unlock()
 	st, _ := tok.(*paho.SubscribeToken)
 	for _, t := range s.cfg.Topics {
 		granted, ok := byte(0), false
@@ -324,6 +329,7 @@ func (s *Source) failSubscribe(err error) {
 func (s *Source) onConnectionLost(_ paho.Client, err error) {
 	s.mu.Lock()
 	s.st.Connected = false
+	s.st.Subscribed = false
 	s.st.Disconnects++
 	s.st.LastError = err.Error()
 	s.mu.Unlock()
@@ -356,6 +362,7 @@ func (s *Source) forceReconnect() {
 func (s *Source) setDisconnected() {
 	s.mu.Lock()
 	s.st.Connected = false
+	s.st.Subscribed = false
 	s.mu.Unlock()
 	s.m.connected.Set(0)
 }
