@@ -518,8 +518,7 @@ func defaultConfig() *Config {
 // detect it with errors.As (the daemon and check exit with status 2). Its
 // message is one line per problem, each starting with the key path.
 type configError struct {
-	path string // config file
-	err  error  // errors.Join of the problems
+	err error // errors.Join of the problems
 }
 
 func (e *configError) Error() string { return e.err.Error() }
@@ -586,7 +585,7 @@ func loadConfig(path string, explicit bool, environ []string, log *slog.Logger) 
 	}
 	var p problems
 	fail := func() (*Config, error) {
-		return nil, &configError{path: path, err: errors.Join(p.errs...)}
+		return nil, &configError{err: errors.Join(p.errs...)}
 	}
 
 	// File layer.
