@@ -223,12 +223,6 @@ func (dc *decoding) group(p []byte) {
 	}
 	st := dc.st
 	ch, mac, ct := p[0], p[1:3], p[3:]
-	if dc.ptype == PayloadGrpTxt {
-		dc.chanColSet = true
-		lo := len(st.ar)
-		st.ar = append(st.ar, 'e', 'n', 'c', '_', hexUpper[ch>>4], hexUpper[ch&0x0f])
-		dc.chanCol = span{lo, len(st.ar)}
-	}
 
 	status := StatusNoKey
 	if kr := dc.d.keys; kr.Len() > 0 && len(ct) >= 5 {
@@ -255,6 +249,12 @@ func (dc *decoding) group(p []byte) {
 		}
 	}
 
+	if dc.ptype == PayloadGrpTxt {
+		// channel_hash column of an undecrypted GRP_TXT: "enc_" + hash byte.
+		lo := len(st.ar)
+		st.ar = append(st.ar, 'e', 'n', 'c', '_', hexUpper[ch>>4], hexUpper[ch&0x0f])
+		st.setLater(&dc.pkt.ChannelHash, span{lo, len(st.ar)})
+	}
 	dc.pkt.DecryptionStatus = status
 	dc.begin(typ)
 	dc.hexField("mac", mac)
@@ -302,12 +302,7 @@ func (dc *decoding) decrypted(typ string, ch byte, channel string) {
 // groupText writes a decrypted GRP_TXT ("CHAN") object.
 func (dc *decoding) groupText(ch byte, channel string, g groupText) {
 	dc.decrypted("CHAN", ch, channel)
-	if channel != "" {
-		dc.chanColSet = false
-		dc.pkt.ChannelHash = channel
-	} else {
-		dc.chanColSet = false // type CHAN with no channel name: NULL
-	}
+	dc.pkt.ChannelHash = channel // "" (NULL) for an unnamed key
 	st := dc.st
 	if len(g.text) > 0 {
 		st.js = appendString(appendKey(st.js, "text"), g.text)

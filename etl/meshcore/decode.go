@@ -207,20 +207,17 @@ type decoding struct {
 	pkt *Packet
 
 	route, ptype int
-	pathByte     byte
 	hashCount    int
 	hopSize      int    // bytes per hop of the final path object
 	hopBytes     []byte // bytes of the final path object's hops
 	headerPath   []byte // header path bytes
-	chanCol      span   // channel_hash column "enc_XX" when chanColSet
-	chanColSet   bool
 	pubKey       span
 	advName      []byte // sanitised advert name (in scratch)
 }
 
 var emptyHops = []string{}
 
-var errPathFmt = "invalid path encoding: pathByte 0x%02X (hash_size=%d hash_count=%d) violates firmware validity (Packet.cpp:13-18, MAX_PATH_SIZE=64)"
+const errPathFmt = "invalid path encoding: pathByte 0x%02X (hash_size=%d hash_count=%d) violates firmware validity (Packet.cpp:13-18, MAX_PATH_SIZE=64)"
 
 func (d *Decoder) decode(st *scratch, raw string) (*Packet, error) {
 	n, stripped, err := decodeHex(raw, st.buf[:])
@@ -287,7 +284,7 @@ func (d *Decoder) decode(st *scratch, raw string) (*Packet, error) {
 
 	dc := decoding{
 		d: d, st: st, blk: blk, pkt: pkt,
-		route: route, ptype: ptype, pathByte: pb, hashCount: hashCount,
+		route: route, ptype: ptype, hashCount: hashCount,
 		hopSize: hashSize, headerPath: buf[off+1 : start],
 	}
 	dc.hopBytes = dc.headerPath
@@ -332,9 +329,6 @@ func (d *Decoder) decode(st *scratch, raw string) (*Packet, error) {
 		st.setLater(&pkt.PathJSON, span{lo, len(st.ar)})
 	}
 
-	if dc.chanColSet {
-		st.setLater(&pkt.ChannelHash, dc.chanCol)
-	}
 	if pkt.Advert != nil {
 		st.setLater(&pkt.FromPubkey, dc.pubKey)
 		st.setLater(&pkt.Advert.PubKey, dc.pubKey)
