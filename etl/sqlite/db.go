@@ -222,10 +222,23 @@ func (db *DB) Close() error {
 	return db.closeErr
 }
 
-// AutoVacuumMode returns PRAGMA auto_vacuum: 0 NONE, 1 FULL, 2 INCREMENTAL.
+// AutoVacuumMode returns PRAGMA auto_vacuum as the file has it now: 0 NONE,
+// 1 FULL, 2 INCREMENTAL. SQLite answers the pragma from the connection's
+// cached copy of the file header, refreshed only when a transaction reads
+// page 1, so the pragma runs after a read of sqlite_schema in the same read
+// transaction; a bare PRAGMA on a pooled reader could report the mode from
+// before a VACUUM.
 func (db *DB) AutoVacuumMode(ctx context.Context) (int, error) {
-	var mode int
-	if err := db.r.QueryRowContext(ctx, "PRAGMA auto_vacuum").Scan(&mode); err != nil {
+	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return 0, fmt.Errorf("auto_vacuum mode: %w", err)
+	}
+	defer tx.Rollback()
+	var n, mode int
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+		return 0, fmt.Errorf("auto_vacuum mode: %w", err)
+	}
+	if err := tx.QueryRowContext(ctx, "PRAGMA auto_vacuum").Scan(&mode); err != nil {
 		return 0, fmt.Errorf("auto_vacuum mode: %w", err)
 	}
 	return mode, nil
