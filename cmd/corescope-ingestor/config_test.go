@@ -623,7 +623,7 @@ func TestLoadConfigFileErrors(t *testing.T) {
 	mustLoad(t, writeConfig(t, "config", `{"dbPath": "x.db"}`), nil)
 }
 
-func TestChannelKeys(t *testing.T) {
+func TestConfigChannelKeys(t *testing.T) {
 	dir := t.TempDir()
 	rainbow := filepath.Join(dir, "rainbow.json")
 	if err := os.WriteFile(rainbow, []byte(`{"#test": "00000000000000000000000000000000", "#rain": "11111111111111111111111111111111"}`), 0o600); err != nil {
@@ -675,7 +675,7 @@ func TestChannelKeys(t *testing.T) {
 	}
 }
 
-func TestSourceBrokerURL(t *testing.T) {
+func TestConfigSourceBrokerURL(t *testing.T) {
 	tests := []struct {
 		broker, paho string
 		tls          bool
@@ -697,7 +697,7 @@ func TestSourceBrokerURL(t *testing.T) {
 	}
 }
 
-func TestSuggest(t *testing.T) {
+func TestConfigSuggest(t *testing.T) {
 	tests := []struct {
 		key  string
 		want string
