@@ -12,6 +12,10 @@ import (
 
 var _ etl.Sink = (*DB)(nil)
 
+// ErrNotMigrated is returned (wrapped) by Apply on a database that Migrate
+// has not brought up to date.
+var ErrNotMigrated = errors.New("database is not migrated")
+
 // The ingest statements, prepared once on the write connection.
 const (
 	sqlTxInsert = `INSERT INTO transmissions
@@ -191,6 +195,16 @@ func (db *DB) Apply(ctx context.Context, recs []etl.Record) (etl.ApplyResult, er
 
 func (db *DB) applyLocked(ctx context.Context, recs []etl.Record) (res etl.ApplyResult, err error) {
 	if db.stmts == nil {
+		// Without the dedup index, ON CONFLICT DO NOTHING would silently
+		// store duplicate observations: refuse an unmigrated file.
+		var n int
+		if err := db.w.QueryRowContext(ctx,
+			`SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'idx_observations_dedup'`).Scan(&n); err != nil {
+			return res, err
+		}
+		if n == 0 {
+			return res, ErrNotMigrated
+		}
 		st, err := prepareApplyStmts(ctx, db.w)
 		if err != nil {
 			return res, err

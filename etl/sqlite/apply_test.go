@@ -526,3 +526,14 @@ func TestApplyCanceledContext(t *testing.T) {
 		t.Errorf("Apply with a canceled context = %v", err)
 	}
 }
+
+func TestApplyRefusesUnmigratedFile(t *testing.T) {
+	db, err := Open(context.Background(), copyFixture(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Apply(context.Background(), mixedBatch(2)); !errors.Is(err, ErrNotMigrated) {
+		t.Errorf("Apply before Migrate = %v, want ErrNotMigrated", err)
+	}
+}
