@@ -8,10 +8,6 @@ import (
 
 // Temporary stubs; each is replaced by its real implementation.
 
-func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("jobs: not implemented")
-}
-
 func cmdDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return errors.New("daemon: not implemented")
 }
