@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,7 +53,6 @@ type Scheduler struct {
 	historyPerJob   int
 	loc             *time.Location
 	shutdownTimeout time.Duration
-	parser          cron.Parser
 	cron            *cron.Cron
 	metrics         *metrics
 
@@ -101,7 +101,6 @@ func NewScheduler(opts Options) *Scheduler {
 		historyPerJob:   opts.HistoryPerJob,
 		loc:             opts.Location,
 		shutdownTimeout: opts.ShutdownTimeout,
-		parser:          cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor),
 		entries:         map[string]*entry{},
 	}
 	if s.log == nil {
@@ -125,7 +124,7 @@ func NewScheduler(opts Options) *Scheduler {
 	// recorded as failed runs.
 	s.cron = cron.New(
 		cron.WithLocation(s.loc),
-		cron.WithParser(s.parser),
+		cron.WithParser(parser),
 		cron.WithLogger(cl),
 		cron.WithChain(cron.Recover(cl)),
 	)
@@ -152,7 +151,7 @@ func (s *Scheduler) Add(spec Spec) error {
 	e := &entry{spec: spec}
 	e.spec.Then = slices.Clone(spec.Then)
 	if spec.Schedule != "" {
-		sched, err := s.parse(spec.Schedule)
+		sched, err := parseSchedule(spec.Schedule)
 		if err != nil {
 			return fmt.Errorf("add job %s: schedule %q: %w", spec.Name, spec.Schedule, err)
 		}
@@ -173,15 +172,41 @@ func (s *Scheduler) Add(spec Spec) error {
 	return nil
 }
 
-// parse parses a schedule; cron v3's parser panics on some malformed input
-// (for example "CRON_TZ=UTC" with no fields), which becomes an error here.
-func (s *Scheduler) parse(spec string) (sched cron.Schedule, err error) {
+// parser is the schedule syntax: five fields or a descriptor, with an
+// optional CRON_TZ= (or TZ=) prefix.
+var parser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// ValidateSchedule reports whether spec is a schedule Add accepts, so that
+// config validation need not import the cron library.
+func ValidateSchedule(spec string) error {
+	_, err := parseSchedule(spec)
+	return err
+}
+
+// parseSchedule parses a schedule. cron v3's parser panics on some
+// malformed input (for example "CRON_TZ=UTC" with no fields), which becomes
+// an error here, and it silently runs "@every 100ms" every second, which is
+// refused.
+func parseSchedule(spec string) (sched cron.Schedule, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			sched, err = nil, fmt.Errorf("malformed: %v", r)
 		}
 	}()
-	return s.parser.Parse(spec)
+	sched, err = parser.Parse(spec)
+	if err != nil {
+		return nil, err
+	}
+	rest := spec
+	if strings.HasPrefix(rest, "TZ=") || strings.HasPrefix(rest, "CRON_TZ=") {
+		_, rest, _ = strings.Cut(rest, " ")
+	}
+	if d, ok := strings.CutPrefix(strings.TrimSpace(rest), "@every "); ok {
+		if every, err := time.ParseDuration(strings.TrimSpace(d)); err == nil && every < time.Second {
+			return nil, fmt.Errorf("@every %s: the shortest interval is 1s", every)
+		}
+	}
+	return sched, nil
 }
 
 // AddStream declares a streaming job, such as ingest, that runs for the

@@ -525,6 +525,8 @@ func TestAddRejectsBadSpecs(t *testing.T) {
 		{Name: "c", Schedule: "* * * * * *", Job: noop}, // no seconds field
 		{Name: "d", Schedule: "CRON_TZ=UTC", Job: noop}, // panics inside cron's parser
 		{Name: "e", Schedule: "CRON_TZ=Mars/Base 0 * * * *", Job: noop},
+		{Name: "h", Schedule: "@every 100ms", Job: noop}, // cron would run it every second
+		{Name: "i", Schedule: "CRON_TZ=UTC @every 10ms", Job: noop},
 		{Name: "", Schedule: "@daily", Job: noop},
 		{Name: "f", Schedule: "@daily"},
 		{Name: "ok", Schedule: "@daily", Job: noop},
@@ -533,6 +535,14 @@ func TestAddRejectsBadSpecs(t *testing.T) {
 		if err := s.Add(spec); err == nil {
 			t.Errorf("Add(%+v) = nil, want an error", spec)
 		}
+	}
+	for _, ok := range []string{"@every 1s", "CRON_TZ=Europe/Paris 30 2 * * 1-5", "@hourly", "TZ=UTC @daily"} {
+		if err := jobs.ValidateSchedule(ok); err != nil {
+			t.Errorf("ValidateSchedule(%q) = %v", ok, err)
+		}
+	}
+	if err := jobs.ValidateSchedule("CRON_TZ=UTC"); err == nil {
+		t.Error("ValidateSchedule accepted a zone without a schedule")
 	}
 	if err := s.Add(jobs.Spec{Name: "chain", Job: noop, Then: []string{"nope"}}); err != nil {
 		t.Fatal(err)
