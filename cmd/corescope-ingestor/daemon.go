@@ -1,0 +1,470 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/corescope/etl/etl"
+	"github.com/corescope/etl/etl/meshcore"
+	"github.com/corescope/etl/etl/mqtt"
+	"github.com/corescope/etl/etl/sqlite"
+	"github.com/corescope/etl/etl/statsfile"
+	"github.com/corescope/etl/etl/transform"
+	"github.com/corescope/etl/etl/uplink"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+)
+
+// Daemon tunables that are not worth a config key.
+const (
+	readyGrace       = 30 * time.Second // /readyz is green this long after start, while sources connect
+	maxWriterBacklog = time.Minute      // /readyz turns red when the oldest uncommitted message is older
+	dbProbeInterval  = 15 * time.Second // how often the write path is probed when idle
+	summaryInterval  = 5 * time.Minute  // periodic one-line ingest summary
+)
+
+// configFlags parses the common -config flag of the daemon and subcommands.
+func configFlags(name string, args []string, stderr io.Writer) (fs *flag.FlagSet, path string, explicit bool, err error) {
+	fs = flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	p := fs.String("config", DefaultConfigPath, "config file (YAML or JSON)")
+	if err := fs.Parse(args); err != nil {
+		return nil, "", false, usageError{err}
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "config" {
+			explicit = true
+		}
+	})
+	return fs, *p, explicit, nil
+}
+
+// newLogger returns the daemon's logger for cfg.
+func newLogger(cfg *Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.SlogLevel()}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// cmdDaemon runs the ingestor until ctx is done.
+//
+// Startup: config → open the database (taking the single-writer lock) →
+// migrations → full VACUUM if configured (it needs the file to itself, so it
+// runs before any subscription) → HTTP, stats file, scheduler → sources.
+//
+// Shutdown order, on SIGINT/SIGTERM: stop the MQTT subscriptions → drain the
+// queue, commit the open batch → ack its messages → wait for running jobs
+// (bounded; their chunks are transactions) → stop the stats file and HTTP →
+// checkpoint and close the database.
+func cmdDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, path, explicit, err := configFlags("corescope-ingestor", args, stderr)
+	if err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q (see -help)", fs.Arg(0))}
+	}
+	boot := slog.New(slog.NewTextHandler(stderr, nil))
+	cfg, err := loadConfig(path, explicit, os.Environ(), boot)
+	if err != nil {
+		return usageError{err}
+	}
+	log := newLogger(cfg, stderr)
+	log.Info("starting", "version", version, "config", path, "db", cfg.DBPath)
+
+	db, err := sqlite.Open(ctx, cfg.DBPath, sqlite.Options{Logger: log.With("component", "db")})
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		db.Close()
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if len(applied) > 0 {
+		log.Info("migrations applied", "count", len(applied), "names", applied)
+	}
+	if err := startupMaintenance(ctx, cfg, db, log.With("component", "jobs")); err != nil {
+		db.Close()
+		return err
+	}
+	d, err := newDaemon(cfg, db, log)
+	if err != nil {
+		db.Close()
+		return err
+	}
+	runErr := d.run(ctx)
+	if err := db.Close(); err != nil {
+		log.Error("close database", "err", err)
+		if runErr == nil {
+			runErr = fmt.Errorf("close database: %w", err)
+		}
+	}
+	if runErr == nil {
+		log.Info("stopped")
+	}
+	return runErr
+}
+
+// daemon holds the wired actors.
+type daemon struct {
+	cfg      *Config
+	db       *sqlite.DB
+	log      *slog.Logger
+	reg      *prometheus.Registry
+	pipe     *etl.Pipeline
+	tr       *transform.Transformer
+	sources  []*mqtt.Source
+	stall    map[string]time.Duration
+	sched    interface{ Run(context.Context) error }
+	http     *httpServer
+	stats    *statsfile.Writer
+	started  time.Time
+	dbHealth dbHealth
+}
+
+// dbHealth is the result of the last write probe.
+type dbHealth struct {
+	mu  sync.Mutex
+	at  time.Time
+	err error
+}
+
+func (h *dbHealth) set(err error) {
+	h.mu.Lock()
+	h.at, h.err = time.Now(), err
+	h.mu.Unlock()
+}
+
+func (h *dbHealth) get() (time.Time, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.at, h.err
+}
+
+func newDaemon(cfg *Config, db *sqlite.DB, log *slog.Logger) (*daemon, error) {
+	d := &daemon{cfg: cfg, db: db, log: log, reg: prometheus.NewRegistry(), stall: map[string]time.Duration{}, started: time.Now()}
+	d.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		buildInfo(),
+		newDBCollector(db),
+	)
+
+	keys, err := cfg.ChannelKeys()
+	if err != nil {
+		return nil, usageError{err}
+	}
+	ring := make([]meshcore.ChannelKey, len(keys))
+	for i, k := range keys {
+		ring[i] = meshcore.ChannelKey{Name: k.Name, Key: k.Key}
+	}
+	if len(ring) > 0 {
+		log.Info("channel keys loaded", "count", len(ring))
+	} else {
+		log.Info("no channel keys loaded; GRP_TXT packets will not be decrypted")
+	}
+	dec := meshcore.NewDecoder(meshcore.Options{Keys: meshcore.NewKeyring(ring), VerifySignatures: cfg.ValidateSignatures})
+
+	var geo *uplink.GeoFilter
+	if g := cfg.GeoFilter; g.Enabled() {
+		poly := make([][2]float64, 0, len(g.Polygon))
+		for _, p := range g.Polygon {
+			if len(p) >= 2 {
+				poly = append(poly, [2]float64{p[0], p[1]})
+			}
+		}
+		geo = uplink.NewGeoFilter(poly, g.BufferKm, g.LatMin, g.LatMax, g.LonMin, g.LonMax)
+	}
+	srcs := make(map[string]transform.Source, len(cfg.MQTTSources))
+	for _, s := range cfg.MQTTSources {
+		srcs[s.Name] = transform.Source{Region: s.Region, IATAFilter: s.IATAFilter}
+	}
+	d.tr = transform.New(transform.Config{
+		Decoder:         dec,
+		Filter:          uplink.NewFilter(uplink.FilterConfig{Blacklist: cfg.ObserverBlacklist, IATAWhitelist: cfg.ObserverIATAWhitelist}),
+		Geo:             geo,
+		ForeignDrop:     cfg.ForeignAdverts.Mode == "drop",
+		SampleInterval:  cfg.Metrics.SampleIntervalSec,
+		MaxMessageBytes: cfg.Ingest.MaxMessageBytes,
+		Sources:         srcs,
+		Logger:          log.With("component", "ingest"),
+		Registerer:      d.reg,
+	})
+	d.pipe = etl.NewPipeline(etl.PipelineConfig{
+		QueueSize:  cfg.Ingest.QueueSize,
+		BatchSize:  cfg.Ingest.BatchSize,
+		BatchDelay: cfg.Ingest.BatchDelay,
+		Logger:     log.With("component", "ingest"),
+		Registerer: d.reg,
+	}, db, d.tr)
+
+	mm := mqtt.NewMetrics(d.reg)
+	for _, s := range cfg.MQTTSources {
+		mc := mqtt.Config{
+			Name:               s.Name,
+			Broker:             s.PahoBroker(),
+			Username:           s.Username,
+			Password:           s.Password,
+			InsecureSkipVerify: s.RejectUnauthorized != nil && !*s.RejectUnauthorized,
+			CAFile:             s.CAFile,
+			Topics:             s.Topics,
+			QoS:                byte(s.QoS),
+			ClientID:           s.ClientID,
+			CleanSession:       s.CleanSession == nil || *s.CleanSession,
+			KeepAlive:          s.KeepAlive,
+			ConnectTimeout:     time.Duration(s.ConnectTimeoutSec) * time.Second,
+			StallAfter:         s.StallAfter,
+		}
+		if err := mc.Validate(); err != nil {
+			return nil, usageError{fmt.Errorf("mqttSources %q: %w", s.Name, err)}
+		}
+		d.sources = append(d.sources, mqtt.NewSource(mc, d.pipe.Enqueue, log.With("component", "mqtt"), mm))
+		d.stall[s.Name] = s.StallAfter
+	}
+
+	sched, err := buildScheduler(cfg, db, d.reg, log.With("component", "jobs"))
+	if err != nil {
+		return nil, err
+	}
+	sched.AddStream("ingest", d.ingest)
+	d.sched = sched
+
+	if cfg.HTTP.Listen != "" {
+		d.http, err = newHTTPServer(httpOptions{
+			Listen:      cfg.HTTP.Listen,
+			Username:    cfg.HTTP.Username,
+			Password:    cfg.HTTP.Password,
+			BearerToken: cfg.HTTP.BearerToken,
+			PProf:       cfg.HTTP.Pprof,
+		}, d.reg, sched.Handler(), d.alive, d.readiness, log.With("component", "http"))
+		if err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Stats.File != "" {
+		failures := prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "corescope_stats_file_write_failures_total",
+			Help: "Failed writes of the per-second stats file.",
+		})
+		d.reg.MustRegister(failures)
+		d.stats = statsfile.NewWriter(cfg.Stats.File, cfg.Stats.Interval, d.statsSnapshot, log.With("component", "stats"), failures.Inc)
+	}
+	return d, nil
+}
+
+// run runs every actor until ctx is done, in the documented shutdown order.
+func (d *daemon) run(ctx context.Context) error {
+	// The scheduler owns the ingest stream and the jobs; HTTP and the stats
+	// file outlive it so that /readyz and the perf page stay up during the
+	// drain.
+	auxCtx, stopAux := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAux()
+	var aux errgroup.Group
+	if d.http != nil {
+		aux.Go(func() error { return d.http.Run(auxCtx) })
+	}
+	if d.stats != nil {
+		aux.Go(func() error { return d.stats.Run(auxCtx) })
+	}
+	aux.Go(func() error { d.probeDB(auxCtx); return nil })
+	aux.Go(func() error { d.summaries(auxCtx); return nil })
+
+	err := d.sched.Run(ctx)
+	stopAux()
+	if auxErr := aux.Wait(); err == nil {
+		err = auxErr
+	}
+	d.logSummary("final ingest summary")
+	return err
+}
+
+// ingest is the streaming job: sources → pipeline → database. When ctx is
+// done the sources stop first, then the pipeline drains what they delivered,
+// bounded by ingest.shutdownTimeout.
+func (d *daemon) ingest(ctx context.Context) error {
+	pipeCtx, stopPipe := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPipe()
+	drainCtx, stopDrain := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopDrain()
+	go func() {
+		<-ctx.Done()
+		t := time.NewTimer(d.cfg.Ingest.ShutdownTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			d.log.Warn("shutdown timeout: not every queued message was committed; unacknowledged QoS 1 messages will be redelivered")
+			stopDrain()
+		case <-drainCtx.Done():
+		}
+	}()
+	pipeDone := make(chan error, 1)
+	go func() { pipeDone <- d.pipe.Run(pipeCtx, drainCtx) }()
+
+	var g errgroup.Group
+	for _, s := range d.sources {
+		g.Go(func() error { return s.Run(ctx) })
+	}
+	srcErr := g.Wait() // returns when ctx is done (or a source config is invalid)
+	stopPipe()         // sources stopped: drain and return
+	pipeErr := <-pipeDone
+	stopDrain()
+	if srcErr != nil {
+		return fmt.Errorf("ingest: %w", srcErr)
+	}
+	if pipeErr != nil {
+		return fmt.Errorf("ingest: %w", pipeErr)
+	}
+	if ctx.Err() == nil {
+		return errors.New("ingest: stopped unexpectedly")
+	}
+	return nil
+}
+
+// probeDB checks that the database is writable with an empty write
+// transaction, whenever no batch has committed recently.
+func (d *daemon) probeDB(ctx context.Context) {
+	t := time.NewTicker(dbProbeInterval)
+	defer t.Stop()
+	for {
+		if time.Since(d.pipe.LastCommit()) > dbProbeInterval {
+			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := d.db.WriteChunk(pctx, func(context.Context, *sql.Tx) error { return nil })
+			cancel()
+			if ctx.Err() != nil {
+				return
+			}
+			d.dbHealth.set(err)
+		} else {
+			d.dbHealth.set(nil)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// alive is the liveness check: the writer is not wedged.
+func (d *daemon) alive() error {
+	if d.pipe.QueueLen() > 0 && d.pipe.Backlog() > 10*maxWriterBacklog {
+		return fmt.Errorf("writer stuck: oldest message waiting %s", d.pipe.Backlog().Round(time.Second))
+	}
+	return nil
+}
+
+// readiness reports whether ingest is really flowing.
+func (d *daemon) readiness() readiness {
+	var reasons []string
+	if at, err := d.dbHealth.get(); err != nil {
+		reasons = append(reasons, "database not writable: "+err.Error())
+	} else if !at.IsZero() && time.Since(at) > 4*dbProbeInterval {
+		reasons = append(reasons, "database probe stale")
+	}
+	if b := d.pipe.Backlog(); b > maxWriterBacklog {
+		reasons = append(reasons, fmt.Sprintf("writer behind: oldest message waiting %s", b.Round(time.Second)))
+	}
+	flowing := 0
+	var srcReasons []string
+	now := time.Now()
+	for _, s := range d.sources {
+		st := s.State()
+		stall := d.stall[s.Name()]
+		if stall <= 0 {
+			stall = mqtt.DefaultStallAfter
+		}
+		since := st.ConnectedSince
+		if st.LastMessage.After(since) {
+			since = st.LastMessage
+		}
+		switch {
+		case !st.Connected:
+			srcReasons = append(srcReasons, fmt.Sprintf("source %s: not connected", s.Name()))
+		case now.Sub(since) > stall:
+			srcReasons = append(srcReasons, fmt.Sprintf("source %s: no message for %s", s.Name(), now.Sub(since).Round(time.Second)))
+		default:
+			flowing++
+		}
+	}
+	if len(d.sources) > 0 && flowing == 0 {
+		reasons = append(reasons, srcReasons...)
+	}
+	grace := time.Since(d.started) < readyGrace
+	if grace {
+		return readiness{Ready: true, Grace: true, Reasons: reasons}
+	}
+	return readiness{Ready: len(reasons) == 0, Reasons: reasons}
+}
+
+// statsSnapshot feeds the stats file.
+func (d *daemon) statsSnapshot() statsfile.Counters {
+	s := d.pipe.Stats()
+	return statsfile.Counters{
+		TxInserted:         s.TxInserted.Load(),
+		ObsInserted:        s.ObsInserted.Load() + s.ObsDupes.Load(), // CoreScope counts conflict updates too
+		TxDupes:            s.TxDupes.Load(),
+		NodeUpserts:        s.NodeUpserts.Load(),
+		ObserverUpserts:    s.ObserverUpserts.Load(),
+		WriteErrors:        s.WriteErrors.Load(),
+		SigDrops:           d.tr.SigDrops(),
+		WALCommits:         s.Commits.Load(),
+		GroupCommitFlushes: s.Commits.Load(),
+	}
+}
+
+// summaries logs a one-line ingest summary periodically.
+func (d *daemon) summaries(ctx context.Context) {
+	t := time.NewTicker(summaryInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			d.logSummary("ingest summary")
+		}
+	}
+}
+
+func (d *daemon) logSummary(msg string) {
+	s := d.pipe.Stats()
+	d.log.Info(msg,
+		"messages", s.Messages.Load(),
+		"tx_inserted", s.TxInserted.Load(),
+		"tx_dupes", s.TxDupes.Load(),
+		"obs_inserted", s.ObsInserted.Load(),
+		"node_upserts", s.NodeUpserts.Load(),
+		"observer_upserts", s.ObserverUpserts.Load(),
+		"dropped", s.Dropped.Load(),
+		"write_errors", s.WriteErrors.Load(),
+		"sig_drops", d.tr.SigDrops(),
+		"queue", d.pipe.QueueLen(),
+	)
+}
+
+// buildInfo exports corescope_build_info.
+func buildInfo() prometheus.Collector {
+	goVersion := "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		goVersion = bi.GoVersion
+	}
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "corescope_build_info",
+		Help: "Build information; the value is always 1.",
+	}, []string{"version", "goversion"})
+	g.WithLabelValues(version, goVersion).Set(1)
+	return g
+}
