@@ -441,7 +441,9 @@ type StatsConfig struct {
 // Ingest defaults.
 const (
 	// DefaultQueueSize is the messages buffered between MQTT and the writer.
-	DefaultQueueSize = 20000
+	// 200000 absorbs a 50k msg/s burst of several seconds without making the
+	// broker drop QoS 0 messages; memory is used only while it fills.
+	DefaultQueueSize = 200000
 	// DefaultBatchSize is the records per transaction.
 	DefaultBatchSize = 1000
 	// DefaultBatchDelay is the longest a record waits before its batch commits.
@@ -823,15 +825,19 @@ func envTransform(p *problems) func(k, v string) (string, any) {
 		name := strings.TrimPrefix(k, envPrefix)
 		key, ok := index[strings.ToUpper(name)]
 		if !ok {
-			msg := "unknown environment variable"
+			// CORESCOPE_* is a shared namespace (CoreScope's server may use
+			// variables of its own in the same environment): only a name that
+			// is close to one of ours, or that addresses a nested key, is
+			// reported as an error; others are ignored.
 			var names []string
 			for n := range index {
 				names = append(names, envPrefix+n)
 			}
 			if s := suggest(k, names); s != "" {
-				msg += fmt.Sprintf(" (did you mean %s?)", s)
+				p.addf(k, "unknown environment variable (did you mean %s?)", s)
+			} else if strings.Contains(name, "__") {
+				p.addf(k, "unknown environment variable")
 			}
-			p.addf(k, "%s", msg)
 			return "", nil
 		}
 		if !key.json {

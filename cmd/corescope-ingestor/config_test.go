@@ -590,7 +590,7 @@ func TestLoadConfigAllErrorsAtOnce(t *testing.T) {
   "mqttSources": [{"broker": "mqtt://a:1"}, {"broker": "gopher://b:70"}],
   "channelKeys": {"Bad": "xyz"}
 }`)
-	_, err := loadConfig(path, true, []string{"CORESCOPE_NOPE=1"}, nil)
+	_, err := loadConfig(path, true, []string{"CORESCOPE_NOPE__X=1"}, nil)
 	want := []string{
 		`retention.packetDay: unknown key (did you mean "packetDays"?)`,
 		`retention.nodeDays: cannot parse "many" as int`,
@@ -599,7 +599,7 @@ func TestLoadConfigAllErrorsAtOnce(t *testing.T) {
 		`jobs.staleNodes.shedule: unknown key (did you mean "schedule"?)`,
 		`mqttSources[1].broker: unsupported scheme "gopher"`,
 		`channelKeys.Bad: want 32 hex characters`,
-		`CORESCOPE_NOPE: unknown environment variable`,
+		`CORESCOPE_NOPE__X: unknown environment variable`,
 	}
 	assertProblems(t, err, want...)
 	if n := len(strings.Split(err.Error(), "\n")); n != len(want) {
