@@ -1,3 +1,5 @@
+// PAHO_DEBUG=1 (errors and warnings) or 2 (everything) routes paho's
+// internal log to stderr while debugging a test.
 package mqtt
 
 import (

@@ -547,3 +547,41 @@ func TestSubtopic(t *testing.T) {
 		t.Errorf("subtopic allocates %v times", n)
 	}
 }
+
+func TestSourceTLS(t *testing.T) {
+	b := mqtttest.StartBroker(t, mqtttest.WithTLS())
+	if !strings.HasPrefix(b.URL(), "ssl://") {
+		t.Fatalf("URL %s", b.URL())
+	}
+	pub, err := NewPublisher(context.Background(), PublisherConfig{Broker: b.URL(), CAFile: b.CAFile()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pub.Close)
+
+	t.Run("ca file", func(t *testing.T) {
+		h := startSource(t, Config{Name: "ca", Broker: b.URL(), CAFile: b.CAFile(), CleanSession: true}, nil)
+		h.waitSubscribed()
+		publish(t, pub, packetsTopic, 1, "ca", 3)
+		h.receive(3)
+	})
+	t.Run("insecure", func(t *testing.T) {
+		h := startSource(t, Config{Name: "insecure", Broker: b.URL(), InsecureSkipVerify: true, CleanSession: true}, nil)
+		h.waitSubscribed()
+		publish(t, pub, packetsTopic, 1, "insecure", 3)
+		h.receive(3)
+	})
+	t.Run("unknown authority", func(t *testing.T) {
+		h := startSource(t, Config{Name: "strict", Broker: b.URL(), CleanSession: true, MaxReconnectInterval: 50 * time.Millisecond}, nil)
+		waitFor(t, "failed attempts", func() bool { return h.src.State().ConnectFailures >= 2 })
+		if st := h.src.State(); st.Connected || !strings.Contains(st.LastError, "certificate") {
+			t.Fatalf("state %+v", st)
+		}
+	})
+	t.Run("bad ca file", func(t *testing.T) {
+		s := NewSource(Config{Name: "bad", Broker: b.URL(), CAFile: "/nonexistent.pem", CleanSession: true}, chanEnqueue(nil), nil, nil)
+		if err := s.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "CA file") {
+			t.Fatalf("Run: %v", err)
+		}
+	})
+}

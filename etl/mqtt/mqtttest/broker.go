@@ -53,6 +53,7 @@ type config struct {
 	maxInflight int
 	maxQueued   int
 	queueQoS0   bool
+	tls         bool
 	extra       []string
 }
 
@@ -99,6 +100,11 @@ func StartBroker(t testing.TB, opts ...Option) *Broker {
 	for _, o := range opts {
 		o(&b.cfg)
 	}
+	if b.cfg.tls {
+		if err := writeCerts(b.dir); err != nil {
+			t.Fatalf("mqtttest: certificates: %v", err)
+		}
+	}
 	t.Cleanup(func() {
 		b.Stop()
 		if t.Failed() {
@@ -120,8 +126,14 @@ func StartBroker(t testing.TB, opts ...Option) *Broker {
 	return nil
 }
 
-// URL returns the broker's paho URL, tcp://127.0.0.1:PORT.
-func (b *Broker) URL() string { return "tcp://" + b.Addr() }
+// URL returns the broker's paho URL, tcp://127.0.0.1:PORT (ssl:// with
+// WithTLS).
+func (b *Broker) URL() string {
+	if b.cfg.tls {
+		return "ssl://" + b.Addr()
+	}
+	return "tcp://" + b.Addr()
+}
 
 // Addr returns the broker's host:port.
 func (b *Broker) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(b.port)) }
@@ -210,6 +222,9 @@ func (b *Broker) start() error {
 func (b *Broker) conf() string {
 	var s strings.Builder
 	fmt.Fprintf(&s, "listener %d 127.0.0.1\n", b.port)
+	if b.cfg.tls {
+		fmt.Fprintf(&s, "certfile %s\nkeyfile %s\n", filepath.Join(b.dir, "server.pem"), filepath.Join(b.dir, "server.key"))
+	}
 	s.WriteString("allow_anonymous true\n")
 	s.WriteString("persistence true\n")
 	fmt.Fprintf(&s, "persistence_location %s/\n", b.dir)
