@@ -10,13 +10,22 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
+// defaultMemoryLimit is the Go runtime's soft memory limit unless GOMEMLIMIT
+// is set: it makes the garbage collector work harder, rather than the heap
+// grow, while a burst fills the ingest queue (a small VM or a Raspberry Pi).
+const defaultMemoryLimit = 160 << 20 // bytes
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
