@@ -1,5 +1,6 @@
 // PAHO_DEBUG=1 (errors and warnings) or 2 (everything) routes paho's
 // internal log to stderr while debugging a test.
+
 package mqtt
 
 import (

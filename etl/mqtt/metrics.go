@@ -41,7 +41,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"source"}),
 		connectFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "corescope_mqtt_connect_failures_total",
-			Help: "Failed initial connection attempts (reconnect attempts are paho's and not counted).",
+			Help: "Failed connection attempts, first connection and reconnects.",
 		}, []string{"source"}),
 		lastMessage: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "corescope_mqtt_last_message_timestamp_seconds",

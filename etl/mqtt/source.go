@@ -39,7 +39,7 @@ type SourceState struct {
 	Connects         uint64    // successful connections, reconnects included
 	Disconnects      uint64    // connections lost, forced reconnects included
 	ForcedReconnects uint64    // reconnects forced by the watchdog or a failed subscription
-	ConnectFailures  uint64    // failed initial connection attempts
+	ConnectFailures  uint64    // failed connection attempts (first connection and reconnects)
 	LastError        string    // the last connection error; "" if none yet
 }
 
@@ -59,6 +59,8 @@ type Source struct {
 	dialer atomic.Pointer[dialer]
 
 	lastMessage atomic.Int64 // unix nanoseconds; 0 = none yet
+	connecting  atomic.Bool  // Run's first-connection loop is active (it logs its own failures)
+	reconnects  atomic.Int64 // paho's attempts since the connection was lost
 	inEnqueue   atomic.Bool  // the callback is inside Enqueue (back-pressure, not a stall)
 
 	mu sync.Mutex
@@ -187,15 +189,18 @@ func (s *Source) clientOptions(tc *tls.Config, d *dialer) *paho.ClientOptions {
 	o.SetOnConnectHandler(s.onConnect)
 	o.SetConnectionLostHandler(s.onConnectionLost)
 	o.SetReconnectingHandler(s.onReconnecting)
+	o.SetConnectionNotificationHandler(s.onNotification)
 	return o
 }
 
 // connect makes the first connection, retrying with backoff until it
 // succeeds (true) or ctx is done (false). Later reconnects are paho's.
 func (s *Source) connect(ctx context.Context, client paho.Client) bool {
+	s.connecting.Store(true)
+	defer s.connecting.Store(false)
 	backoff := min(initialBackoff, s.cfg.MaxReconnectInterval)
+	s.log.Info("mqtt connecting", "broker", redact(s.cfg.Broker))
 	for attempt := 1; ; attempt++ {
-		s.log.Info("mqtt connecting", "broker", redact(s.cfg.Broker), "attempt", attempt)
 		tok := client.Connect()
 		select {
 		case <-tok.Done():
@@ -207,11 +212,7 @@ func (s *Source) connect(ctx context.Context, client paho.Client) bool {
 		if err == nil {
 			return true
 		}
-		s.mu.Lock()
-		s.st.ConnectFailures++
-		s.st.LastError = err.Error()
-		s.mu.Unlock()
-		s.m.connectFailures.Inc()
+		s.connectFailed(err)
 		s.log.Warn("mqtt connect failed", "attempt", attempt, "retry_in", backoff, "err", err)
 		t := time.NewTimer(backoff)
 		select {
@@ -269,6 +270,7 @@ func (s *Source) onConnect(client paho.Client) {
 	s.st.Connects++
 	n := s.st.Connects
 	s.mu.Unlock()
+	s.reconnects.Store(0)
 	s.m.connected.Set(1)
 	s.m.connects.Inc()
 	s.log.Info("mqtt connected", "broker", redact(s.cfg.Broker), "connects", n,
@@ -342,9 +344,31 @@ func (s *Source) onConnectionLost(_ paho.Client, err error) {
 	s.log.Warn("mqtt connection lost", "err", err)
 }
 
-// onReconnecting runs before each of paho's reconnection attempts.
+// onReconnecting runs before each of paho's reconnection attempts; the
+// first one after a loss is logged.
 func (s *Source) onReconnecting(_ paho.Client, _ *paho.ClientOptions) {
-	s.log.Info("mqtt reconnecting", "broker", redact(s.cfg.Broker))
+	if s.reconnects.Add(1) == 1 {
+		s.log.Info("mqtt reconnecting", "broker", redact(s.cfg.Broker))
+	}
+}
+
+// onNotification records and logs the failure of one of paho's
+// reconnection attempts (paho then waits with its backoff and tries again).
+func (s *Source) onNotification(_ paho.Client, n paho.ConnectionNotification) {
+	f, ok := n.(paho.ConnectionNotificationFailed)
+	if !ok || f.Reason == nil || s.connecting.Load() {
+		return
+	}
+	s.connectFailed(f.Reason)
+	s.log.Warn("mqtt reconnect failed", "attempt", s.reconnects.Load(), "err", f.Reason)
+}
+
+func (s *Source) connectFailed(err error) {
+	s.mu.Lock()
+	s.st.ConnectFailures++
+	s.st.LastError = err.Error()
+	s.mu.Unlock()
+	s.m.connectFailures.Inc()
 }
 
 // forceReconnect breaks the current connection; paho reports it lost and
