@@ -17,8 +17,9 @@
 // -verify-db, the database is then polled read-only until its counts settle,
 // and a second JSON line reports what was stored and the publish→visible
 // latency per unique packet (measured by polling transmissions every 20 ms,
-// so the resolution is about 20 ms). The exit status is 0 on success, 2 on bad
-// flags, 1 on a runtime failure or when -verify-db finds packets missing.
+// so the resolution is about 20 ms). The exit status is 0 on success (an
+// interrupt prints the summary and exits 0), 2 on bad flags, 1 on a runtime
+// failure or when -verify-db finds packets missing.
 package main
 
 import (
@@ -187,7 +188,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := writeJSONLine(stdout, map[string]any{"published": sum}); err != nil {
 		return err
 	}
-	if v == nil {
+	if v == nil || ctx.Err() != nil { // interrupted: the summary is the result
 		return nil
 	}
 	rep, err := v.finish(ctx, sum, o.verifyTimeout, o.settle)
