@@ -378,14 +378,16 @@ func TestSourceDeadBrokerDoesNotBlockOthers(t *testing.T) {
 	if st.Connected || st.Connects != 0 || st.LastError == "" {
 		t.Fatalf("dead source state %+v", st)
 	}
-	if d := dead.shutdown(); d > 2*time.Second {
+	if d := dead.shutdown(); d > 3*time.Second {
 		t.Errorf("dead source took %s to stop", d)
 	}
 }
 
 func TestSourceStallWatchdogForcesReconnect(t *testing.T) {
 	b := mqtttest.StartBroker(t)
-	h := startSource(t, Config{Broker: b.URL(), CleanSession: true, StallAfter: 300 * time.Millisecond}, nil)
+	// A persistent session, so that the message published at the end is
+	// queued if another forced reconnect is under way.
+	h := startSource(t, Config{Broker: b.URL(), ClientID: "corescope-test-stall", StallAfter: 300 * time.Millisecond}, nil)
 	waitFor(t, "a forced reconnect", func() bool {
 		st := h.src.State()
 		return st.ForcedReconnects >= 1 && st.Connects >= 2 && st.Subscribed
@@ -427,9 +429,13 @@ func TestSourceEnqueueBlockedSeconds(t *testing.T) {
 	p := newPublisher(t, b.URL())
 	publish(t, p, packetsTopic, 1, "x", 1)
 	<-entered
+	forced := h.src.State().ForcedReconnects // a stall before the message arrived is possible on a slow machine
 	// Hold the queue "full" for longer than StallAfter, so that a watchdog
 	// that ignored back-pressure would force a reconnect.
 	time.Sleep(400 * time.Millisecond)
+	if f := h.src.State().ForcedReconnects; f != forced {
+		t.Errorf("%d forced reconnects while blocked on a full queue", f-forced)
+	}
 	close(release)
 	waitFor(t, "blocked time counted", func() bool { return h.metric("corescope_mqtt_enqueue_blocked_seconds_total") > 0 })
 	mu.Lock()
@@ -437,9 +443,6 @@ func TestSourceEnqueueBlockedSeconds(t *testing.T) {
 	mu.Unlock()
 	if got := h.metric("corescope_mqtt_enqueue_blocked_seconds_total"); got < want {
 		t.Errorf("enqueue_blocked_seconds_total = %v, want ≥ %v", got, want)
-	}
-	if f := h.src.State().ForcedReconnects; f != 0 {
-		t.Errorf("%d forced reconnects while blocked on a full queue", f)
 	}
 }
 
@@ -460,7 +463,7 @@ func TestSourceShutdownIsPrompt(t *testing.T) {
 	h.waitSubscribed()
 	publish(t, newPublisher(t, b.URL()), packetsTopic, 1, "x", 20)
 	<-entered
-	if d := h.shutdown(); d > 2*time.Second {
+	if d := h.shutdown(); d > 3*time.Second {
 		t.Errorf("Run took %s to return, want about %s at most", d, shutdownTimeout)
 	}
 }
