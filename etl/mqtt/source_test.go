@@ -302,9 +302,14 @@ func TestSourcePersistentSession(t *testing.T) {
 	if n := len(payloads(again)); n != 50 {
 		t.Fatalf("%d distinct redelivered messages, want 50", n)
 	}
-	for _, m := range again {
-		m.Ack()
+	// Acknowledge out of order, from several goroutines, as a pipeline
+	// might: paho allows it and mosquitto matches PUBACKs by packet id.
+	var wg sync.WaitGroup
+	for i := len(again) - 1; i >= 0; i-- {
+		wg.Add(1)
+		go func() { defer wg.Done(); again[i].Ack() }()
 	}
+	wg.Wait()
 	// Acknowledged now: nothing comes back after the next reconnect, and the
 	// first message is a new one.
 	stop(h)
