@@ -25,7 +25,12 @@ const (
 	// (capped by MaxReconnectInterval); it doubles after each failure.
 	initialBackoff = time.Second
 	// shutdownTimeout bounds the disconnect when Run's context is done.
-	shutdownTimeout = time.Second
+	shutdownTimeout = 500 * time.Millisecond
+	// ackGrace is how long a persistent session waits, when Run's context
+	// is done, for the pipeline to acknowledge what it was handed (it keeps
+	// committing meanwhile), so that those PUBACKs reach the broker instead
+	// of the messages being redelivered at the next start.
+	ackGrace = 500 * time.Millisecond
 	// maxWatchdogTick is the longest interval between two stall checks.
 	maxWatchdogTick = 30 * time.Second
 )
@@ -62,6 +67,7 @@ type Source struct {
 	connecting  atomic.Bool  // Run's first-connection loop is active (it logs its own failures)
 	reconnects  atomic.Int64 // paho's attempts since the connection was lost
 	inEnqueue   atomic.Bool  // the callback is inside Enqueue (back-pressure, not a stall)
+	unacked     atomic.Int64 // QoS ≥ 1 messages handed to the pipeline and not yet acknowledged
 
 	mu sync.Mutex
 	st SourceState
@@ -110,12 +116,13 @@ func (s *Source) State() SourceState {
 // sources or the caller beyond its own Run. Run returns an error only for an
 // invalid config or when it is already running.
 //
-// The subscriptions are not removed at shutdown: with a persistent session
+// At shutdown a persistent session first waits up to half a second for the
+// pipeline (which keeps committing) to acknowledge what it was handed, then
+// disconnects within half a second more. The subscriptions are not removed:
 // the broker keeps queueing for this client while it is down, which is the
-// point of CleanSession false. Messages handed to the pipeline but not yet
-// acknowledged when the connection closes are redelivered by the broker on
-// the next connect (persistent session); the pipeline's writes are
-// idempotent.
+// point of CleanSession false. Messages still unacknowledged when the
+// connection closes are redelivered on the next connect; the pipeline's
+// writes are idempotent.
 func (s *Source) Run(ctx context.Context) error {
 	if err := s.cfg.Validate(); err != nil {
 		return fmt.Errorf("mqtt source %q: %w", s.cfg.Name, err)
@@ -145,6 +152,9 @@ func (s *Source) Run(ctx context.Context) error {
 	}()
 	<-ctx.Done()
 	<-wdDone
+	if !s.cfg.CleanSession {
+		s.awaitAcks(ackGrace)
+	}
 
 	// Disconnect sends DISCONNECT and stops paho's workers; the message
 	// callback returns promptly because Enqueue gives up on ctx. paho's
@@ -154,6 +164,18 @@ func (s *Source) Run(ctx context.Context) error {
 	s.setDisconnected()
 	s.log.Info("mqtt disconnected", "reason", "shutdown")
 	return nil
+}
+
+// awaitAcks waits until every message handed to the pipeline is
+// acknowledged, at most grace, while the connection is up.
+func (s *Source) awaitAcks(grace time.Duration) {
+	deadline := time.Now().Add(grace)
+	for s.unacked.Load() > 0 && time.Now().Before(deadline) && s.State().Connected {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := s.unacked.Load(); n > 0 {
+		s.log.Info("mqtt disconnecting with unacknowledged messages; the broker will redeliver them", "unacked", n)
+	}
 }
 
 // clientOptions translates the config into paho options.
@@ -243,9 +265,9 @@ func (s *Source) onMessage(_ paho.Client, msg paho.Message) {
 		Received: now,
 	}
 	if msg.Qos() > 0 {
-		// paho's Ack is idempotent (sync.Once), safe from any goroutine, and
-		// dropped if this connection is gone (the broker then redelivers).
-		m.Ack = msg.Ack
+		a := &acker{msg: msg, unacked: &s.unacked}
+		m.Ack = a.ack
+		s.unacked.Add(1)
 	}
 	ctx := *s.ctx.Load()
 	s.inEnqueue.Store(true)
@@ -253,9 +275,29 @@ func (s *Source) onMessage(_ paho.Client, msg paho.Message) {
 	s.inEnqueue.Store(false)
 	s.m.blocked.Add(time.Since(now).Seconds())
 	if err != nil {
+		if m.Ack != nil {
+			s.unacked.Add(-1)
+		}
 		// Shutting down: the message is not acknowledged, so a persistent
 		// session gets it again on the next connect.
 		s.log.Debug("mqtt message not enqueued", "topic", topic, "err", err)
+	}
+}
+
+// acker acknowledges one QoS ≥ 1 message and keeps the source's count of
+// unacknowledged messages.
+type acker struct {
+	msg     paho.Message
+	unacked *atomic.Int64
+	done    atomic.Bool
+}
+
+// ack sends the PUBACK once. paho's Ack is safe from any goroutine and
+// dropped if this connection is gone (the broker then redelivers).
+func (a *acker) ack() {
+	if a.done.CompareAndSwap(false, true) {
+		a.msg.Ack()
+		a.unacked.Add(-1)
 	}
 }
 

@@ -331,6 +331,35 @@ func TestSourcePersistentSession(t *testing.T) {
 	}
 }
 
+// At shutdown a persistent session waits for the pipeline to acknowledge
+// what it was handed, so those messages are not redelivered.
+func TestSourceShutdownWaitsForAcks(t *testing.T) {
+	b := mqtttest.StartBroker(t)
+	cfg := Config{Broker: b.URL(), ClientID: "corescope-test-grace"}
+	p := newPublisher(t, b.URL())
+	h := startSource(t, cfg, nil)
+	h.waitSubscribed()
+	publish(t, p, packetsTopic, 1, "slow", 20)
+	got := h.receive(20)
+	// A "pipeline" that commits 100 ms later, while Run is stopping.
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		for _, m := range got {
+			m.Ack()
+		}
+	}()
+	h.shutdown()
+	if n := h.src.unacked.Load(); n != 0 {
+		t.Fatalf("%d messages unacknowledged at disconnect", n)
+	}
+	h = startSource(t, cfg, nil)
+	h.waitSubscribed()
+	publish(t, p, packetsTopic, 1, "marker", 1)
+	if m := h.receive(1)[0]; string(m.Payload) != "marker0" {
+		t.Fatalf("got %q first, want marker0: acknowledged messages were redelivered", m.Payload)
+	}
+}
+
 func TestSourceReconnectsAfterBrokerRestart(t *testing.T) {
 	b := mqtttest.StartBroker(t)
 	h := startSource(t, Config{Broker: b.URL(), CleanSession: true, MaxReconnectInterval: 200 * time.Millisecond}, nil)
