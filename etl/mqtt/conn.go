@@ -139,12 +139,16 @@ func (d *dialer) open(u *url.URL, o paho.ClientOptions) (net.Conn, error) {
 	return bc, nil
 }
 
+// currentConn returns the connection opened last; nil before the first.
+func (d *dialer) currentConn() *bufferedConn {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.current
+}
+
 // force breaks the current connection, if any.
 func (d *dialer) force() {
-	d.mu.Lock()
-	c := d.current
-	d.mu.Unlock()
-	if c != nil {
+	if c := d.currentConn(); c != nil {
 		c.force()
 	}
 }

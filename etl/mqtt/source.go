@@ -152,7 +152,9 @@ func (s *Source) Run(ctx context.Context) error {
 	}()
 	<-ctx.Done()
 	<-wdDone
-	if !s.cfg.CleanSession {
+	if s.cfg.CleanSession {
+		s.unsubscribe(client)
+	} else {
 		s.awaitAcks(ackGrace)
 	}
 
@@ -175,6 +177,27 @@ func (s *Source) awaitAcks(grace time.Duration) {
 	}
 	if n := s.unacked.Load(); n > 0 {
 		s.log.Info("mqtt disconnecting with unacknowledged messages; the broker will redeliver them", "unacked", n)
+	}
+}
+
+// unsubscribe ends the subscriptions of a clean session before it
+// disconnects, and waits (at most shutdownTimeout) for the UNSUBACK. The
+// broker sends it after the messages it had already routed to this client
+// (MQTT 3.1.1 §3.10.4), so those are all read, and handed to the pipeline,
+// before the connection closes. Without it, the messages still queued in
+// the broker at DISCONNECT are discarded with the session, although the
+// broker acknowledged them to their publishers.
+func (s *Source) unsubscribe(client paho.Client) {
+	if !s.State().Subscribed {
+		return
+	}
+	tok := client.Unsubscribe(s.cfg.Topics...)
+	if !tok.WaitTimeout(shutdownTimeout) {
+		s.log.Warn("mqtt unsubscribe at shutdown timed out; messages the broker still holds for this clean session are lost")
+		return
+	}
+	if err := tok.Error(); err != nil {
+		s.log.Warn("mqtt unsubscribe at shutdown failed; messages the broker still holds for this clean session are lost", "err", err)
 	}
 }
 
@@ -317,25 +340,29 @@ func (s *Source) onConnect(client paho.Client) {
 	s.m.connects.Inc()
 	s.log.Info("mqtt connected", "broker", redact(s.cfg.Broker), "connects", n,
 		"clean_session", s.cfg.CleanSession)
-	s.subscribe(client)
+	var conn *bufferedConn
+	if d := s.dialer.Load(); d != nil {
+		conn = d.currentConn()
+	}
+	s.subscribe(client, conn)
 }
 
 // subscribe subscribes to every topic and waits for the SUBACK at most
 // ConnectTimeout. A timeout or an error breaks the connection so that paho
 // reconnects and onConnect tries again; a topic the broker refuses (return
 // code 0x80) is logged and left out, since reconnecting would not help.
-func (s *Source) subscribe(client paho.Client) {
+func (s *Source) subscribe(client paho.Client, conn *bufferedConn) {
 	filters := make(map[string]byte, len(s.cfg.Topics))
 	for _, t := range s.cfg.Topics {
 		filters[t] = s.cfg.QoS
 	}
 	tok := client.SubscribeMultiple(filters, nil) // nil: the default handler gets the messages
 	if !tok.WaitTimeout(s.cfg.ConnectTimeout) {
-		s.failSubscribe(fmt.Errorf("no SUBACK within %s", s.cfg.ConnectTimeout))
+		s.failSubscribe(conn, fmt.Errorf("no SUBACK within %s", s.cfg.ConnectTimeout))
 		return
 	}
 	if err := tok.Error(); err != nil {
-		s.failSubscribe(err)
+		s.failSubscribe(conn, err)
 		return
 	}
 	s.mu.Lock()
@@ -358,9 +385,16 @@ func (s *Source) subscribe(client paho.Client) {
 	}
 }
 
-func (s *Source) failSubscribe(err error) {
+// failSubscribe breaks conn, the connection the subscription was made on,
+// unless it is already gone (paho fails pending tokens when a connection is
+// lost, and must not make us break its replacement).
+func (s *Source) failSubscribe(conn *bufferedConn, err error) {
 	if ctx := s.ctx.Load(); ctx != nil && (*ctx).Err() != nil {
 		return // shutting down
+	}
+	d := s.dialer.Load()
+	if conn == nil || d == nil || d.currentConn() != conn || !s.State().Connected {
+		return
 	}
 	s.mu.Lock()
 	s.st.LastError = "subscribe: " + err.Error()
