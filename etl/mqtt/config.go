@@ -35,10 +35,10 @@ type Config struct {
 	CAFile string
 	// Topics are the subscription filters; default ["meshcore/#"].
 	Topics []string
-	// QoS is the subscription QoS, 1 or 2; zero means the default, 1. A
-	// message is delivered at min(publish QoS, subscription QoS), so QoS 1
-	// costs nothing for QoS 0 publishers, and only QoS ≥ 1 deliveries carry
-	// an Ack. A QoS 0 subscription cannot be requested.
+	// QoS is the subscription QoS, 0, 1 or 2, used as given (callers apply
+	// DefaultQoS). A message is delivered at min(publish QoS, subscription
+	// QoS), so QoS 1 costs nothing for QoS 0 publishers, and only QoS ≥ 1
+	// deliveries carry an Ack.
 	QoS byte
 	// ClientID is the MQTT client identifier; required when CleanSession is
 	// false. Empty lets the broker assign one.
@@ -64,9 +64,6 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if len(c.Topics) == 0 {
 		c.Topics = []string{DefaultTopic}
-	}
-	if c.QoS == 0 {
-		c.QoS = DefaultQoS
 	}
 	if c.KeepAlive <= 0 {
 		c.KeepAlive = DefaultKeepAlive
@@ -94,7 +91,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("broker: %w", err))
 	}
 	if c.QoS > 2 {
-		errs = append(errs, fmt.Errorf("qos: %d is not 1 or 2", c.QoS))
+		errs = append(errs, fmt.Errorf("qos: %d is not 0, 1 or 2", c.QoS))
 	}
 	if !c.CleanSession && c.ClientID == "" {
 		errs = append(errs, errors.New("clientId: required for a persistent session (cleanSession false)"))

@@ -79,6 +79,9 @@ func startSource(t *testing.T, cfg Config, enq Enqueue) *harness {
 	if cfg.Name == "" {
 		cfg.Name = "test"
 	}
+	if cfg.QoS == 0 {
+		cfg.QoS = DefaultQoS // the tests exercise acknowledged delivery
+	}
 	h := &harness{t: t, reg: prometheus.NewRegistry(), msgs: make(chan etl.Message, 10000), logs: &logBuffer{}, done: make(chan error, 1)}
 	if enq == nil {
 		enq = chanEnqueue(h.msgs)
