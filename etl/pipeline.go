@@ -139,15 +139,9 @@ func unixNanoTime(n int64) time.Time {
 }
 
 // Enqueue adds m to the queue. It blocks while the queue is full
-// (back-pressure to the broker) and fails only when ctx is done.
+// (back-pressure to the broker; the sources measure the time blocked) and
+// fails only when ctx is done.
 func (p *Pipeline) Enqueue(ctx context.Context, m Message) error {
-	select {
-	case p.queue <- m:
-		return nil
-	default:
-	}
-	start := time.Now()
-	defer func() { p.m.blocked.Add(time.Since(start).Seconds()) }()
 	select {
 	case p.queue <- m:
 		return nil
@@ -408,7 +402,6 @@ func (p *Pipeline) account(r ApplyResult) {
 }
 
 type pipelineMetrics struct {
-	blocked        prometheus.Counter
 	batches        *prometheus.CounterVec
 	commitDuration prometheus.Histogram
 	batchRecords   prometheus.Histogram
@@ -420,10 +413,6 @@ type pipelineMetrics struct {
 
 func newPipelineMetrics(p *Pipeline, reg prometheus.Registerer) *pipelineMetrics {
 	m := &pipelineMetrics{
-		blocked: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "corescope_ingest_enqueue_blocked_seconds_total",
-			Help: "Time sources spent blocked on a full ingest queue (back-pressure).",
-		}),
 		batches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "corescope_ingest_batches_total",
 			Help: "Batches applied to the database, by result.",
@@ -474,6 +463,6 @@ func newPipelineMetrics(p *Pipeline, reg prometheus.Registerer) *pipelineMetrics
 		t := p.lastCommit.Load()
 		return float64(t) / 1e9
 	})
-	reg.MustRegister(m.blocked, m.batches, m.commitDuration, m.batchRecords, m.lag, m.written, m.dupes, m.writeErrors, depth, capacity, last)
+	reg.MustRegister(m.batches, m.commitDuration, m.batchRecords, m.lag, m.written, m.dupes, m.writeErrors, depth, capacity, last)
 	return m
 }
