@@ -122,7 +122,10 @@ func (s *Source) State() SourceState {
 // the broker keeps queueing for this client while it is down, which is the
 // point of CleanSession false. Messages still unacknowledged when the
 // connection closes are redelivered on the next connect; the pipeline's
-// writes are idempotent.
+// writes are idempotent. A clean session instead unsubscribes first and
+// waits up to half a second for the UNSUBACK, so that what the broker had
+// already routed to it reaches the pipeline instead of being discarded
+// with the session.
 func (s *Source) Run(ctx context.Context) error {
 	if err := s.cfg.Validate(); err != nil {
 		return fmt.Errorf("mqtt source %q: %w", s.cfg.Name, err)
