@@ -20,10 +20,11 @@ const (
 type Chunking struct {
 	// Rows is the most rows a chunk changes; 0 means DefaultChunkRows.
 	Rows int
-	// Budget is how long a chunk should take. When a chunk takes longer
-	// the next one is made proportionally smaller (down to MinChunkRows);
-	// while chunks take less than half of it they grow back, up to Rows.
-	// 0 means DefaultChunkBudget.
+	// Budget is how long one chunk may hold the writer, and so how long
+	// ingest may wait for it; 0 means DefaultChunkBudget. The job measures
+	// each chunk and sizes the next one to take about half of Budget (never
+	// more than Rows, never fewer than MinChunkRows): the other half absorbs
+	// the chunks that a WAL checkpoint in their commit makes slower.
 	Budget time.Duration
 }
 
@@ -41,17 +42,46 @@ func (c Chunking) budget() time.Duration {
 	return c.Budget
 }
 
-// next returns the size of the chunk after one of limit rows that took d.
-func (c Chunking) next(limit int, d time.Duration) int {
-	budget, ceiling := c.budget(), c.rows()
+// sizer chooses chunk sizes. It starts at a quarter of the ceiling, keeps a
+// moving average of the time per row and sizes each chunk to fill
+// targetShare of the budget, growing by at most half per chunk, so that
+// the variance between chunks (a checkpoint, a cold page) stays within the
+// budget.
+type sizer struct {
+	floor, ceiling int
+	target         float64 // ns per chunk aimed at
+	perRow         float64 // ns per row, moving average; 0 before the first chunk
+	limit          int
+}
+
+const (
+	targetShare = 0.5 // of the budget, per chunk
+	maxGrowth   = 1.5 // per chunk
+)
+
+func (c Chunking) sizer() *sizer {
+	ceiling := c.rows()
 	floor := min(MinChunkRows, ceiling)
-	switch {
-	case d > budget:
-		return max(floor, int(int64(limit)*int64(budget)/int64(d)))
-	case d < budget/2 && limit < ceiling:
-		return min(ceiling, limit*2)
+	return &sizer{
+		floor:   floor,
+		ceiling: ceiling,
+		target:  float64(c.budget()) * targetShare,
+		limit:   max(floor, ceiling/4),
 	}
-	return limit
+}
+
+// observe records that a chunk of the current size took d, and sets the
+// size of the next chunk.
+func (z *sizer) observe(d time.Duration) {
+	perRow := float64(d) / float64(z.limit)
+	if z.perRow == 0 {
+		z.perRow = perRow
+	} else {
+		z.perRow = (z.perRow + perRow) / 2
+	}
+	next := int(z.target / max(z.perRow, 1))
+	next = min(next, int(float64(z.limit)*maxGrowth), z.ceiling)
+	z.limit = max(next, z.floor)
 }
 
 // pass is what a loop of chunks did.
@@ -69,13 +99,13 @@ func (p pass) String() string {
 // stops early for that reason.
 func (c Chunking) loop(ctx context.Context, dryRun bool, step func(ctx context.Context, limit int) (more bool, err error)) (pass, error) {
 	var p pass
-	limit := c.rows()
+	z := c.sizer()
 	for {
 		if err := ctx.Err(); err != nil {
 			return p, err
 		}
 		t0 := time.Now()
-		more, err := step(ctx, limit)
+		more, err := step(ctx, z.limit)
 		d := time.Since(t0)
 		p.chunks++
 		p.longest = max(p.longest, d)
@@ -85,7 +115,7 @@ func (c Chunking) loop(ctx context.Context, dryRun bool, step func(ctx context.C
 		if !more || dryRun {
 			return p, nil
 		}
-		limit = c.next(limit, d)
+		z.observe(d)
 	}
 }
 

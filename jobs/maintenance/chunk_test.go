@@ -1,33 +1,47 @@
 package maintenance
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
 
-func TestChunkingNext(t *testing.T) {
+func TestSizer(t *testing.T) {
 	c := Chunking{Rows: 5000, Budget: 200 * time.Millisecond}
-	for _, tc := range []struct {
-		limit int
-		took  time.Duration
-		want  int
-	}{
-		{5000, 100 * time.Millisecond, 5000},   // within budget, at the ceiling
-		{5000, 400 * time.Millisecond, 2500},   // twice the budget: half the rows
-		{5000, 20 * time.Second, MinChunkRows}, // never below the floor
-		{1000, 50 * time.Millisecond, 2000},    // well under budget: grow back
-		{4000, 50 * time.Millisecond, 5000},    // up to the ceiling
-		{1000, 150 * time.Millisecond, 1000},   // between half and the budget: keep
-	} {
-		if got := c.next(tc.limit, tc.took); got != tc.want {
-			t.Errorf("next(%d, %v) = %d, want %d", tc.limit, tc.took, got, tc.want)
-		}
+	z := c.sizer()
+	if z.limit != 1250 {
+		t.Fatalf("first chunk = %d rows, want a quarter of 5000", z.limit)
+	}
+	// Cheap rows: grow by half per chunk up to the ceiling.
+	var sizes []int
+	for range 6 {
+		z.observe(time.Duration(z.limit) * time.Microsecond) // 1 µs per row
+		sizes = append(sizes, z.limit)
+	}
+	if want := []int{1875, 2812, 4218, 5000, 5000, 5000}; !slices.Equal(sizes, want) {
+		t.Errorf("growth = %v, want %v", sizes, want)
+	}
+	// Rows get expensive (100 µs): the size converges to 100 ms / 100 µs.
+	for range 10 {
+		z.observe(time.Duration(z.limit) * 100 * time.Microsecond)
+	}
+	if z.limit < 950 || z.limit > 1050 {
+		t.Errorf("at 100 µs per row the chunk is %d rows, want about 1000", z.limit)
+	}
+	// Very slow rows: never below the floor.
+	for range 10 {
+		z.observe(time.Duration(z.limit) * 10 * time.Millisecond)
+	}
+	if z.limit != MinChunkRows {
+		t.Errorf("limit = %d, want the floor %d", z.limit, MinChunkRows)
 	}
 	var zero Chunking
 	if zero.rows() != DefaultChunkRows || zero.budget() != DefaultChunkBudget {
 		t.Errorf("zero Chunking = %d rows, %v", zero.rows(), zero.budget())
 	}
-	if small := (Chunking{Rows: 10}); small.next(10, time.Hour) != 10 {
-		t.Errorf("a ceiling below MinChunkRows must stay the floor: %d", small.next(10, time.Hour))
+	small := (Chunking{Rows: 10}).sizer()
+	small.observe(time.Hour)
+	if small.limit != 10 {
+		t.Errorf("a ceiling below MinChunkRows is also the floor: %d", small.limit)
 	}
 }

@@ -5,9 +5,9 @@
 //
 // Each job is a jobs.Job that does one pass: a loop of bounded chunks, each
 // one short write transaction in the Store, which yields to ingest before
-// taking the writer. A chunk holds at most Chunking.Rows rows, and the next
-// chunk shrinks when one took longer than Chunking.Budget, so ingest never
-// waits long for the writer. A job stopped by its context (shutdown,
+// taking the writer. A chunk holds at most Chunking.Rows rows, and each
+// job measures its chunks and sizes the next one to take about half of
+// Chunking.Budget, so ingest never waits long for the writer. A job stopped by its context (shutdown,
 // timeout) leaves the database consistent, because every chunk commits or
 // rolls back as a whole, and the next run carries on where it stopped. In a
 // dry run a job counts what it would change, in one read, and writes
