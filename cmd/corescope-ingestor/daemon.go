@@ -25,9 +25,12 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
+// readyGrace is how long /readyz stays green after start, while sources
+// connect. A variable so that tests can shorten it.
+var readyGrace = 30 * time.Second
+
 // Daemon tunables that are not worth a config key.
 const (
-	readyGrace       = 30 * time.Second // /readyz is green this long after start, while sources connect
 	maxWriterBacklog = time.Minute      // /readyz turns red when the oldest uncommitted message is older
 	dbProbeInterval  = 15 * time.Second // how often the write path is probed when idle
 	summaryInterval  = 5 * time.Minute  // periodic one-line ingest summary
