@@ -48,7 +48,8 @@ type Spec struct {
 	// Runs on demand and chained runs are not delayed.
 	Jitter time.Duration
 	// OnStart runs the job once when the Scheduler starts, in addition to its
-	// schedule.
+	// schedule. Such jobs run one after the other, in the order they were
+	// added.
 	OnStart bool
 	// Job is the work.
 	Job Job

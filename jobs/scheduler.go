@@ -251,16 +251,25 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	for _, e := range s.order {
 		if e.spec.Enabled && e.spec.OnStart {
 			onStart = append(onStart, e)
-			s.inflight.Add(1)
 		}
+	}
+	if len(onStart) > 0 {
+		s.inflight.Add(1)
 	}
 	s.mu.Unlock()
 
 	s.cron.Start()
-	for _, e := range onStart {
+	if len(onStart) > 0 {
+		// One after the other, in the order they were added, like
+		// CoreScope's startup pass: they share the writer anyway.
 		go func() {
 			defer s.inflight.Done()
-			s.execute(ctx, e, false, triggerStart)
+			for _, e := range onStart {
+				if ctx.Err() != nil {
+					return
+				}
+				s.execute(ctx, e, false, triggerStart)
+			}
 		}()
 	}
 

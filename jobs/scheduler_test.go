@@ -420,6 +420,39 @@ func TestOnStartAndDisabled(t *testing.T) {
 	})
 }
 
+func TestOnStartJobsRunInOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, jobs.Options{})
+		var mu sync.Mutex
+		var order []string
+		var running atomic.Int32
+		for _, name := range []string{"a", "b", "c"} {
+			h.add(t, jobs.Spec{Name: name, Schedule: "@daily", Enabled: true, OnStart: true,
+				Job: jobs.JobFunc(func(ctx context.Context, dryRun bool) (jobs.Result, error) {
+					if running.Add(1) > 1 {
+						t.Error("start jobs overlap")
+					}
+					time.Sleep(time.Second)
+					mu.Lock()
+					order = append(order, name)
+					mu.Unlock()
+					running.Add(-1)
+					return jobs.Result{}, nil
+				})})
+		}
+		h.start(t)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		mu.Lock()
+		got := strings.Join(order, "")
+		mu.Unlock()
+		if got != "abc" {
+			t.Errorf("start order %q, want abc", got)
+		}
+		h.stop(t)
+	})
+}
+
 func TestShutdownCancelsRunningJobs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, jobs.Options{})

@@ -255,7 +255,7 @@ func listJobs(ctx context.Context, c *jobsClient, cfg *Config, stdout, stderr io
 	var list []jobs.JobStatus
 	err := c.do(ctx, http.MethodGet, "/jobs", &list)
 	if errors.Is(err, errNoDaemon) {
-		fmt.Fprintf(stderr, "no daemon answers at %s (%v); showing the configured jobs\n", c.base, errors.Unwrap(err))
+		fmt.Fprintf(stderr, "%v; showing the configured jobs\n", err)
 		s := jobs.NewScheduler(jobs.Options{})
 		for _, spec := range maintenanceSpecs(&cfg.Jobs, nil) {
 			if err := s.Add(spec); err != nil {
@@ -350,7 +350,7 @@ func runLocally(ctx context.Context, cfg *Config, name string, dryRun bool, c *j
 	if _, err := db.Migrate(ctx); err != nil {
 		return jobs.Run{}, fmt.Errorf("jobs run %s: %w", name, err)
 	}
-	fmt.Fprintf(stderr, "no daemon answers; running %s in this process on %s\n", name, cfg.DBPath)
+	fmt.Fprintf(stderr, "no daemon answers (%v); running %s in this process on %s\n", dialErr, name, cfg.DBPath)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s, err := buildScheduler(cfg, db, nil, log)
 	if err != nil {
@@ -378,6 +378,13 @@ var (
 	errNoDaemon = errors.New("no daemon answers")
 	errConflict = errors.New("conflict")
 )
+
+// noDaemonError says why no daemon answered; errors.Is(err, errNoDaemon).
+type noDaemonError struct{ cause error }
+
+func (e *noDaemonError) Error() string        { return errNoDaemon.Error() + ": " + e.cause.Error() }
+func (e *noDaemonError) Is(target error) bool { return target == errNoDaemon }
+func (e *noDaemonError) Unwrap() error        { return e.cause }
 
 // jobsClient calls the daemon's job API.
 type jobsClient struct {
@@ -417,7 +424,7 @@ func newJobsClient(cfg HTTPConfig) *jobsClient {
 // empty), errConflict for 409, and the daemon's message otherwise.
 func (c *jobsClient) do(ctx context.Context, method, path string, out any) error {
 	if c.base == "" {
-		return fmt.Errorf("%w: %w", errNoDaemon, errors.New("http.listen is empty"))
+		return &noDaemonError{errors.New("http.listen is empty")}
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, nil)
 	if err != nil {
@@ -432,7 +439,7 @@ func (c *jobsClient) do(ctx context.Context, method, path string, out any) error
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if isNoListener(err) {
-			return fmt.Errorf("%w: %w", errNoDaemon, err)
+			return &noDaemonError{err}
 		}
 		return err
 	}

@@ -48,7 +48,7 @@ func (j *Vacuum) Run(ctx context.Context, dryRun bool) (jobs.Result, error) {
 		return jobs.Result{}, fmt.Errorf("vacuum: %w", err)
 	}
 	if mode != autoVacuumIncremental {
-		return jobs.Result{Detail: fmt.Sprintf("nothing to do: auto_vacuum=%s (set vacuum.onStartup to convert the file)", autoVacuumName(mode))}, nil
+		return jobs.Result{Detail: fmt.Sprintf("nothing to do: auto_vacuum=%s (set jobs.vacuum.onStartup to convert the file)", autoVacuumName(mode))}, nil
 	}
 	free, err := j.Store.FreelistCount(ctx)
 	if err != nil {
