@@ -193,6 +193,14 @@ func parseSchedule(spec string) (sched cron.Schedule, err error) {
 			sched, err = nil, fmt.Errorf("malformed: %v", r)
 		}
 	}()
+	if tz, ok := strings.CutPrefix(spec, "CRON_TZ="); ok || strings.HasPrefix(spec, "TZ=") {
+		if !ok {
+			tz = strings.TrimPrefix(spec, "TZ=")
+		}
+		if _, after, _ := strings.Cut(tz, " "); strings.TrimSpace(after) == "" {
+			return nil, errors.New("missing schedule after the time zone")
+		}
+	}
 	sched, err = parser.Parse(spec)
 	if err != nil {
 		return nil, err
@@ -205,6 +213,9 @@ func parseSchedule(spec string) (sched cron.Schedule, err error) {
 		if every, err := time.ParseDuration(strings.TrimSpace(d)); err == nil && every < time.Second {
 			return nil, fmt.Errorf("@every %s: the shortest interval is 1s", every)
 		}
+	}
+	if sched.Next(time.Now()).IsZero() {
+		return nil, errors.New("the schedule never fires")
 	}
 	return sched, nil
 }

@@ -13,7 +13,7 @@ import (
 	"time"
 	_ "time/tzdata" // CRON_TZ zones resolve even on hosts without a zoneinfo database
 
-	"github.com/robfig/cron/v3"
+	corejobs "github.com/corescope/etl/jobs"
 )
 
 // normalize fills the values derived from other keys (legacy MQTT and
@@ -318,8 +318,8 @@ func (c *Config) normalizeJobs(isSet func(string) bool, p *problems) {
 		case j.Schedule == "":
 			p.addf(key+".schedule", "required (a cron spec or a descriptor such as @daily; set enabled: false to turn the job off)")
 		default:
-			if _, err := parseSchedule(j.Schedule); err != nil {
-				p.add(key+".schedule", err)
+			if err := corejobs.ValidateSchedule(j.Schedule); err != nil {
+				p.add(key+".schedule", fmt.Errorf("parse %q: %w", j.Schedule, err))
 			}
 		}
 		if j.Timeout <= 0 {
@@ -374,46 +374,6 @@ func vacuumPages(p *problems, key string, v int) (int, bool) {
 		return DefaultIncrementalVacuumPages, true
 	}
 	return v, true
-}
-
-// cronParser accepts 5-field specs and descriptors, with an optional
-// CRON_TZ= prefix.
-var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-
-// parseSchedule parses a job schedule. Unlike cron's parser it never
-// panics, rejects "@every" with a duration under one second, and rejects
-// specs that never fire (such as February 30).
-func parseSchedule(spec string) (sched cron.Schedule, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			sched, err = nil, fmt.Errorf("parse %q: %v", spec, r)
-		}
-	}()
-	rest := spec
-	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
-		_, after, ok := strings.Cut(spec, " ")
-		if !ok || strings.TrimSpace(after) == "" {
-			return nil, fmt.Errorf("parse %q: missing schedule after the time zone", spec)
-		}
-		rest = strings.TrimSpace(after)
-	}
-	if d, ok := strings.CutPrefix(rest, "@every "); ok {
-		every, err := time.ParseDuration(strings.TrimSpace(d))
-		if err != nil {
-			return nil, fmt.Errorf("parse %q: %w", spec, err)
-		}
-		if every < time.Second {
-			return nil, fmt.Errorf("parse %q: @every needs at least 1s", spec)
-		}
-	}
-	sched, err = cronParser.Parse(spec)
-	if err != nil {
-		return nil, fmt.Errorf("parse %q: %w", spec, err)
-	}
-	if sched.Next(time.Now()).IsZero() {
-		return nil, fmt.Errorf("%q never fires", spec)
-	}
-	return sched, nil
 }
 
 // validate checks the polygon and the box of a geo filter.
