@@ -137,6 +137,13 @@ func (db *DB) open(ctx context.Context, opts Options) error {
 	// upper levels of the hash, first_seen and dedup indexes stay in memory
 	// as the tables grow; it is allocated as it fills.
 	q = append(q, "_pragma=cache_size(-32768)")
+	// wal_autocheckpoint: a checkpoint inside a commit runs on the write
+	// connection and holds up the batch that triggered it (≈40% of a prune
+	// chunk, and every latency spike). RunCheckpointer does the routine
+	// PASSIVE checkpoints from its own connection without blocking the
+	// writer; this large threshold is only the safety net for when it is not
+	// running (the one-shot subcommands) or cannot keep up.
+	q = append(q, "_pragma=wal_autocheckpoint("+strconv.Itoa(safetyCheckpointPages)+")")
 	// _txlock=immediate: BeginTx issues BEGIN IMMEDIATE, taking the write
 	// lock at the start of the transaction, so a transaction never fails
 	// half-way on a lock upgrade (SQLITE_BUSY_SNAPSHOT).
