@@ -154,7 +154,7 @@ func (p *Pipeline) Enqueue(ctx context.Context, m Message) error {
 type batch struct {
 	recs     []Record
 	acks     []func()
-	received []time.Time // receipt time per message, for the commit lag
+	received []time.Time // publish (or receipt) time per message, for the commit lag
 	msgs     int
 	started  time.Time
 }
@@ -314,9 +314,19 @@ func (p *Pipeline) add(b *batch, m *Message) {
 	}
 	p.lastDequeue.Store(now.UnixNano())
 	p.stats.Messages.Add(1)
+	n := len(b.recs)
 	b.recs = p.tr.Transform(m, b.recs)
 	b.msgs++
-	b.received = append(b.received, m.Received)
+	// The lag starts at the publisher's timestamp when the transformer
+	// trusted it for the record (it is then earlier than the receipt),
+	// otherwise at the receipt.
+	start := m.Received
+	if len(b.recs) > n {
+		if t := b.recs[len(b.recs)-1].Time; !t.IsZero() && t.Before(start) {
+			start = t
+		}
+	}
+	b.received = append(b.received, start)
 	if m.Ack != nil {
 		b.acks = append(b.acks, m.Ack)
 	}
@@ -429,7 +439,7 @@ func newPipelineMetrics(p *Pipeline, reg prometheus.Registerer) *pipelineMetrics
 		}),
 		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "corescope_ingest_commit_lag_seconds",
-			Help:    "Time from receiving a message to committing its batch.",
+			Help:    "Time from publishing (the uplink's timestamp, when trusted) or else receiving a message to committing its batch.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		}),
 		written: prometheus.NewCounterVec(prometheus.CounterOpts{
