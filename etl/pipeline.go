@@ -140,8 +140,15 @@ func unixNanoTime(n int64) time.Time {
 
 // Enqueue adds m to the queue. It blocks while the queue is full
 // (back-pressure to the broker; the sources measure the time blocked) and
-// fails only when ctx is done.
+// fails only when ctx is done. A message is always taken while the queue
+// has room, even when ctx is done: the sources keep delivering what the
+// broker sent until they disconnect, and the drain stores it.
 func (p *Pipeline) Enqueue(ctx context.Context, m Message) error {
+	select {
+	case p.queue <- m:
+		return nil
+	default:
+	}
 	select {
 	case p.queue <- m:
 		return nil
