@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -463,6 +464,21 @@ FROM dropped_packets ORDER BY id`)
 // published packet is stored exactly once, with exactly one observation.
 func TestE2EDurabilitySIGKILL(t *testing.T) {
 	parallelDaemon(t)
+	testDurability(t, syscall.SIGKILL)
+}
+
+// TestE2EDurabilitySIGTERM is the same with a graceful stop: what the
+// broker had not delivered, or the daemon had not acknowledged, when it
+// disconnected comes back on the next start, once.
+func TestE2EDurabilitySIGTERM(t *testing.T) {
+	parallelDaemon(t)
+	testDurability(t, syscall.SIGTERM)
+}
+
+// testDurability stops the daemon with sig once a third of 3000 packets is
+// stored, publishes the rest while it is down, restarts it, and checks that
+// every packet is stored exactly once.
+func testDurability(t *testing.T, sig syscall.Signal) {
 	const total = 3000
 	// Unlimited in-flight and queued messages (mqtttest's defaults):
 	// mosquitto's own limit of 1000 queued messages would drop some of what
@@ -520,14 +536,19 @@ func TestE2EDurabilitySIGKILL(t *testing.T) {
 	eventually(t, 30*time.Second, "a third of the packets stored", func() bool {
 		return count(t, db, "SELECT count(*) FROM transmissions") >= total/3
 	})
-	first.kill()
+	atStop := count(t, db, "SELECT count(*) FROM transmissions")
+	if sig == syscall.SIGKILL {
+		first.kill()
+	} else if code := first.signal(sig); code != 0 {
+		t.Errorf("first daemon exit status after %v = %d, want 0", sig, code)
+	}
 	stored := count(t, db, "SELECT count(*) FROM transmissions")
 	if err := <-pubDone; err != nil {
 		t.Fatalf("publish: %v", err)
 	}
-	t.Logf("killed with %d of %d packets stored", stored, split)
-	if stored >= int64(split) {
-		t.Fatalf("every packet was stored before the kill; the test proves nothing")
+	t.Logf("%v with %d of %d packets stored; %d when it exited", sig, atStop, split, stored)
+	if atStop >= int64(split) {
+		t.Fatalf("every packet was stored before the signal; the test proves nothing")
 	}
 	if err := publishRange(split, total); err != nil {
 		t.Fatalf("publish while the daemon is down: %v", err)
@@ -537,7 +558,7 @@ func TestE2EDurabilitySIGKILL(t *testing.T) {
 	eventually(t, 30*time.Second, fmt.Sprintf("%d transmissions", total), func() bool {
 		return count(t, db, "SELECT count(*) FROM transmissions") >= total
 	})
-	if code := second.terminate(); code != 0 {
+	if code := second.signal(syscall.SIGTERM); code != 0 {
 		t.Errorf("second daemon exited with status %d", code)
 	}
 

@@ -456,10 +456,10 @@ func (p *daemonProcess) wait(timeout time.Duration) int {
 	return 0
 }
 
-// terminate sends SIGTERM and returns the exit status.
-func (p *daemonProcess) terminate() int {
+// signal sends sig and returns the exit status.
+func (p *daemonProcess) signal(sig syscall.Signal) int {
 	p.t.Helper()
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Process.Signal(sig)
 	return p.wait(30 * time.Second)
 }
 

@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -414,13 +415,13 @@ func TestOpsSecondDaemonRefused(t *testing.T) {
 	if l := second.logs.String(); !strings.Contains(l, "held by pid "+pid) {
 		t.Errorf("second daemon's message does not name pid %s:\n%s", pid, l)
 	}
-	if code := first.terminate(); code != 0 {
+	if code := first.signal(syscall.SIGTERM); code != 0 {
 		t.Errorf("first daemon exit status after SIGTERM = %d, want 0", code)
 	}
 	// The lock is gone with its holder: a new daemon starts.
 	third := startDaemonProcess(t, cfg)
 	third.waitLog(`msg="mqtt subscribed"`, 1)
-	if code := third.terminate(); code != 0 {
+	if code := third.signal(syscall.SIGTERM); code != 0 {
 		t.Errorf("third daemon exit status = %d, want 0", code)
 	}
 }
