@@ -193,3 +193,19 @@ func TestEnqueueBlocksWhenFull(t *testing.T) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }
+
+// At shutdown the sources hand over what paho still delivers with an already
+// cancelled context: a message must be taken whenever the queue has room.
+func TestEnqueueAfterCancelTakesMessageWhenRoom(t *testing.T) {
+	p := etl.NewPipeline(etl.PipelineConfig{QueueSize: 2}, &recordingSink{}, oneRecord)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := range 2 {
+		if err := p.Enqueue(ctx, etl.Message{}); err != nil {
+			t.Fatalf("message %d refused with room in the queue: %v", i, err)
+		}
+	}
+	if err := p.Enqueue(ctx, etl.Message{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("full queue, cancelled ctx: err = %v, want context.Canceled", err)
+	}
+}

@@ -136,6 +136,8 @@ type daemon struct {
 	stats    *statsfile.Writer
 	started  time.Time
 	dbHealth dbHealth
+
+	checkpoints *checkpointMetrics
 }
 
 // dbHealth is the result of the last write probe.
@@ -165,6 +167,7 @@ func newDaemon(cfg *Config, db *sqlite.DB, log *slog.Logger) (*daemon, error) {
 		buildInfo(),
 		newDBCollector(db),
 	)
+	d.checkpoints = newCheckpointMetrics(d.reg, log.With("component", "db"))
 
 	keys, err := cfg.ChannelKeys()
 	if err != nil {
@@ -283,6 +286,7 @@ func (d *daemon) run(ctx context.Context) error {
 		aux.Go(func() error { return d.stats.Run(auxCtx) })
 	}
 	aux.Go(func() error { d.probeDB(auxCtx); return nil })
+	aux.Go(func() error { return d.db.RunCheckpointer(auxCtx, 0, d.checkpoints.observe) })
 	aux.Go(func() error { d.summaries(auxCtx); return nil })
 
 	err := d.sched.Run(ctx)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/corescope/etl/etl/sqlite"
@@ -42,4 +43,72 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.file, prometheus.GaugeValue, float64(s.FileBytes))
 	ch <- prometheus.MustNewConstMetric(c.wal, prometheus.GaugeValue, float64(s.WALBytes))
 	ch <- prometheus.MustNewConstMetric(c.freelist, prometheus.GaugeValue, float64(s.FreelistPages*s.PageSize))
+}
+
+// checkpointMetrics exports the results of the background WAL checkpoints.
+type checkpointMetrics struct {
+	log                      *slog.Logger
+	runs                     *prometheus.CounterVec
+	busy, frames, copied, at prometheus.Gauge
+	failing                  bool
+}
+
+func newCheckpointMetrics(reg prometheus.Registerer, log *slog.Logger) *checkpointMetrics {
+	m := &checkpointMetrics{
+		log: log,
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "corescope_db_checkpoints_total",
+			Help: "Background passive WAL checkpoints that changed something, by result (ok, busy, error).",
+		}, []string{"result"}),
+		busy: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "corescope_db_last_checkpoint_busy",
+			Help: "1 if the last WAL checkpoint could not complete (readers or the writer in the way).",
+		}),
+		frames: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "corescope_db_last_checkpoint_log_frames",
+			Help: "Frames in the WAL at the last checkpoint.",
+		}),
+		copied: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "corescope_db_last_checkpoint_checkpointed_frames",
+			Help: "Frames copied into the database by the last checkpoint.",
+		}),
+		at: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "corescope_db_last_checkpoint_timestamp_seconds",
+			Help: "Unix time of the last checkpoint result.",
+		}),
+	}
+	reg.MustRegister(m.runs, m.busy, m.frames, m.copied, m.at)
+	return m
+}
+
+// observe records one checkpoint result; it is called from one goroutine.
+func (m *checkpointMetrics) observe(r sqlite.CheckpointResult, err error) {
+	m.at.SetToCurrentTime()
+	if err != nil {
+		m.runs.WithLabelValues("error").Inc()
+		if !m.failing {
+			m.log.Warn("wal checkpoint failed", "err", err)
+		}
+		m.failing = true
+		return
+	}
+	if m.failing {
+		m.log.Info("wal checkpoints working again")
+	}
+	m.failing = false
+	result := "ok"
+	if r.Busy {
+		result = "busy"
+	}
+	m.runs.WithLabelValues(result).Inc()
+	m.busy.Set(boolFloat(r.Busy))
+	m.frames.Set(float64(r.LogFrames))
+	m.copied.Set(float64(r.Checkpointed))
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
