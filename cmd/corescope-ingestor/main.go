@@ -20,7 +20,7 @@ var version = "dev"
 // defaultMemoryLimit is the Go runtime's soft memory limit unless GOMEMLIMIT
 // is set: it makes the garbage collector work harder, rather than the heap
 // grow, while a burst fills the ingest queue (a small VM or a Raspberry Pi).
-const defaultMemoryLimit = 160 << 20 // bytes
+const defaultMemoryLimit = 128 << 20 // bytes
 
 func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {

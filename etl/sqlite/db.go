@@ -133,10 +133,10 @@ func (db *DB) open(ctx context.Context, opts Options) error {
 	// checkpoint. That is the documented trade-off: the WAL is synced at
 	// every checkpoint, and a commit per batch would otherwise cost an fsync.
 	q = append(q, "_pragma=synchronous(1)")
-	// cache_size: 32 MiB of page cache (SQLite's default is 2 MiB), so the
+	// cache_size: 16 MiB of page cache (SQLite's default is 2 MiB), so the
 	// upper levels of the hash, first_seen and dedup indexes stay in memory
 	// as the tables grow; it is allocated as it fills.
-	q = append(q, "_pragma=cache_size(-32768)")
+	q = append(q, "_pragma=cache_size(-16384)")
 	// wal_autocheckpoint: a checkpoint inside a commit runs on the write
 	// connection and holds up the batch that triggered it (≈40% of a prune
 	// chunk, and every latency spike). RunCheckpointer does the routine
