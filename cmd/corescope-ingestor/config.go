@@ -310,7 +310,7 @@ const (
 	DefaultChunkRows = 5000
 	// DefaultChunkBudget is the longest a chunk may hold the write lock
 	// before the job yields to ingest.
-	DefaultChunkBudget = 200 * time.Millisecond
+	DefaultChunkBudget = 100 * time.Millisecond
 	// DefaultHistoryPerJob is the number of runs kept per job for /jobs.
 	DefaultHistoryPerJob = 50
 )
@@ -334,7 +334,7 @@ type JobConfig struct {
 	// ChunkRows is the rows per chunk transaction (default 5000).
 	ChunkRows int `koanf:"chunkRows"`
 	// ChunkBudget is the longest a chunk may take before yielding
-	// (default 200ms).
+	// (default 100ms).
 	ChunkBudget time.Duration `koanf:"chunkBudget"`
 	// Days is the retention in days (staleNodes, staleObservers,
 	// pruneMetrics, prunePackets); its default is the legacy retention key.

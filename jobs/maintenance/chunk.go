@@ -9,7 +9,7 @@ import (
 // Chunk defaults.
 const (
 	DefaultChunkRows   = 5000                   // rows per chunk transaction
-	DefaultChunkBudget = 200 * time.Millisecond // target duration of one chunk
+	DefaultChunkBudget = 100 * time.Millisecond // target duration of one chunk
 	// MinChunkRows is the smallest chunk the budget shrinks to, so that a
 	// slow disk still makes progress.
 	MinChunkRows = 100
