@@ -18,9 +18,13 @@ type recordingSink struct {
 	batches [][]etl.Record
 	fail    func(recs []etl.Record) error
 	gate    chan struct{} // when set, Apply waits for a token
+	entered chan struct{} // when set, Apply signals here on entry
 }
 
 func (s *recordingSink) Apply(ctx context.Context, recs []etl.Record) (etl.ApplyResult, error) {
+	if s.entered != nil {
+		s.entered <- struct{}{}
+	}
 	if s.gate != nil {
 		<-s.gate
 	}
@@ -124,13 +128,13 @@ func TestPipelineCommitsWhenQueueRunsDry(t *testing.T) {
 }
 
 func TestPipelineGrowsBatchWhileCommitterBusy(t *testing.T) {
-	sink := &recordingSink{gate: make(chan struct{})}
+	sink := &recordingSink{gate: make(chan struct{}), entered: make(chan struct{}, 2)}
 	p := etl.NewPipeline(etl.PipelineConfig{BatchSize: 1000, BatchDelay: time.Hour}, sink, oneRecord)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx, context.Background()) }()
 	p.Enqueue(ctx, etl.Message{Topic: "first"})
-	waitFor(t, "first batch handed to the committer", func() bool { return p.QueueLen() == 0 })
+	<-sink.entered // the first batch is being committed
 	for range 50 {
 		p.Enqueue(ctx, etl.Message{Topic: "next"})
 	}
