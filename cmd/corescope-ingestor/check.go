@@ -3,12 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"reflect"
 	"sort"
 	"strings"
@@ -24,30 +22,23 @@ import (
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	path := fs.String("config", DefaultConfigPath, "config file (.json, .yaml or .yml)")
+	cf := newConfigFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("check: unexpected arguments %q", fs.Args())}
 	}
-	explicit := false
-	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config" })
-
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	cfg, err := loadConfig(*path, explicit, os.Environ(), log)
+	cfg, err := cf.load(log)
 	if err != nil {
-		var ce *configError
-		if errors.As(err, &ce) {
-			return usageError{err}
-		}
-		return fmt.Errorf("check: %w", err)
+		return err
 	}
 	out, err := cfg.redacted().marshalYAML()
 	if err != nil {
 		return fmt.Errorf("check: %w", err)
 	}
-	fmt.Fprintf(stdout, "# effective configuration of %s (secrets redacted)\n", *path)
+	fmt.Fprintf(stdout, "# effective configuration of %s (secrets redacted)\n", cf.path)
 	_, err = stdout.Write(out)
 	return err
 }

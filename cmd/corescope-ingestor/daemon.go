@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -36,22 +35,6 @@ const (
 	summaryInterval  = 5 * time.Minute  // periodic one-line ingest summary
 )
 
-// configFlags parses the common -config flag of the daemon and subcommands.
-func configFlags(name string, args []string, stderr io.Writer) (fs *flag.FlagSet, path string, explicit bool, err error) {
-	fs = flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	p := fs.String("config", DefaultConfigPath, "config file (YAML or JSON)")
-	if err := fs.Parse(args); err != nil {
-		return nil, "", false, usageError{err}
-	}
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "config" {
-			explicit = true
-		}
-	})
-	return fs, *p, explicit, nil
-}
-
 // newLogger returns the daemon's logger for cfg.
 func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.SlogLevel()}
@@ -72,20 +55,22 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 // (bounded; their chunks are transactions) → stop the stats file and HTTP →
 // checkpoint and close the database.
 func cmdDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, path, explicit, err := configFlags("corescope-ingestor", args, stderr)
-	if err != nil {
-		return err
+	fs := flag.NewFlagSet("corescope-ingestor", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cf := newConfigFlag(fs)
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected argument %q (see -help)", fs.Arg(0))}
 	}
 	boot := slog.New(slog.NewTextHandler(stderr, nil))
-	cfg, err := loadConfig(path, explicit, os.Environ(), boot)
+	cfg, err := cf.load(boot)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	log := newLogger(cfg, stderr)
-	log.Info("starting", "version", version, "config", path, "db", cfg.DBPath)
+	log.Info("starting", "version", version, "config", cf.path, "db", cfg.DBPath)
 
 	db, err := sqlite.Open(ctx, cfg.DBPath, sqlite.Options{Logger: log.With("component", "db")})
 	if err != nil {

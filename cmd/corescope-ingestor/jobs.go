@@ -177,16 +177,11 @@ func (h jobHistory) LastRuns(ctx context.Context, job string, n int) ([]jobs.Run
 // pid. "jobs" with no daemon lists the configured jobs.
 func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
-		path     = DefaultConfigPath
-		explicit bool
-		dryRun   bool
+		dryRun bool
 	)
 	fs := flag.NewFlagSet("jobs", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Func("config", "config file (.json, .yaml or .yml) (default "+DefaultConfigPath+")", func(v string) error {
-		path, explicit = v, true
-		return nil
-	})
+	cf := newConfigFlag(fs)
 	fs.BoolVar(&dryRun, "dry-run", false, "with run: report what the job would change, change nothing")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: corescope-ingestor jobs [-config PATH]\n       corescope-ingestor jobs run NAME [--dry-run] [-config PATH]\n")
@@ -213,9 +208,9 @@ func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError{fmt.Errorf("jobs: unknown command %q (want list or run)", strings.Join(pos, " "))}
 	}
 
-	cfg, err := loadConfig(path, explicit, os.Environ(), slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	cfg, err := cf.load(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	names := make([]string, 0, 6)
 	for _, j := range cfg.Jobs.List() {

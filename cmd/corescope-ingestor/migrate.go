@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 
 	"github.com/corescope/etl/etl/sqlite"
 )
@@ -21,7 +19,7 @@ import (
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", DefaultConfigPath, "config file (.json, .yaml or .yml)")
+	cf := newConfigFlag(fs)
 	dbPath := fs.String("db", "", "SQLite database file (default: the config's dbPath)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
@@ -29,19 +27,12 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("migrate: unexpected arguments %q", fs.Args())}
 	}
-	explicit := false
-	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config" })
-
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	path := *dbPath
 	if path == "" {
-		cfg, err := loadConfig(*configPath, explicit, os.Environ(), log)
+		cfg, err := cf.load(log)
 		if err != nil {
-			var ce *configError
-			if errors.As(err, &ce) {
-				return usageError{err}
-			}
-			return fmt.Errorf("migrate: %w", err)
+			return err
 		}
 		path = cfg.DBPath
 	}

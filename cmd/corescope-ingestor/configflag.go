@@ -1,0 +1,46 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"log/slog"
+	"os"
+)
+
+// configFlag is the -config flag shared by the daemon and the subcommands.
+// It remembers whether it was given: a missing default config.json means
+// zero-config defaults, a missing explicit file is an error.
+type configFlag struct {
+	path     string
+	explicit bool
+}
+
+// newConfigFlag registers -config on fs.
+func newConfigFlag(fs *flag.FlagSet) *configFlag {
+	f := &configFlag{path: DefaultConfigPath}
+	fs.Var(f, "config", "config file, YAML (.yaml, .yml) or JSON")
+	return f
+}
+
+// String implements flag.Value.
+func (f *configFlag) String() string { return f.path }
+
+// Set implements flag.Value.
+func (f *configFlag) Set(s string) error {
+	f.path, f.explicit = s, true
+	return nil
+}
+
+// load loads and validates the config with the process environment. A
+// config error is returned as a usageError (exit status 2).
+func (f *configFlag) load(log *slog.Logger) (*Config, error) {
+	cfg, err := loadConfig(f.path, f.explicit, os.Environ(), log)
+	if err != nil {
+		var ce *configError
+		if errors.As(err, &ce) {
+			return nil, usageError{err}
+		}
+		return nil, err
+	}
+	return cfg, nil
+}
