@@ -332,23 +332,6 @@ func (db *DB) CheckpointTruncate(ctx context.Context) (busy bool, log, checkpoin
 	return busy, log, checkpointed, nil
 }
 
-// VacuumMode returns PRAGMA auto_vacuum (0 NONE, 1 FULL, 2 INCREMENTAL) as
-// the file has it now. It reads inside a read transaction: SQLite answers
-// the pragma from the connection's cached copy of the file header, which is
-// refreshed only when a transaction reads page 1, so a bare PRAGMA on a
-// pooled reader still reports the mode from before a FullVacuum.
-func (db *DB) VacuumMode(ctx context.Context) (int, error) {
-	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return 0, fmt.Errorf("auto_vacuum mode: %w", err)
-	}
-	defer tx.Rollback()
-	var n, mode int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
-		return 0, fmt.Errorf("auto_vacuum mode: %w", err)
-	}
-	if err := tx.QueryRowContext(ctx, "PRAGMA auto_vacuum").Scan(&mode); err != nil {
-		return 0, fmt.Errorf("auto_vacuum mode: %w", err)
-	}
-	return mode, nil
-}
+// VacuumMode returns PRAGMA auto_vacuum as the file has it now; it is
+// AutoVacuumMode under the name the maintenance jobs' store interface uses.
+func (db *DB) VacuumMode(ctx context.Context) (int, error) { return db.AutoVacuumMode(ctx) }
