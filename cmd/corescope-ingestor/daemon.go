@@ -382,6 +382,9 @@ func (d *daemon) readiness() readiness {
 		if st.LastMessage.After(since) {
 			since = st.LastMessage
 		}
+		if !s.WatchdogAlive(now) {
+			reasons = append(reasons, fmt.Sprintf("source %s: stall watchdog not running", s.Name()))
+		}
 		switch {
 		case !st.Connected:
 			srcReasons = append(srcReasons, fmt.Sprintf("source %s: not connected", s.Name()))

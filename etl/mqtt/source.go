@@ -64,10 +64,13 @@ type Source struct {
 	dialer atomic.Pointer[dialer]
 
 	lastMessage atomic.Int64 // unix nanoseconds; 0 = none yet
-	connecting  atomic.Bool  // Run's first-connection loop is active (it logs its own failures)
-	reconnects  atomic.Int64 // paho's attempts since the connection was lost
-	inEnqueue   atomic.Bool  // the callback is inside Enqueue (back-pressure, not a stall)
-	unacked     atomic.Int64 // QoS ≥ 1 messages handed to the pipeline and not yet acknowledged
+
+	watchdogAt   atomic.Int64 // unix nanoseconds of the watchdog's last tick; 0 = not started
+	watchdogTick atomic.Int64 // the watchdog's interval, nanoseconds
+	connecting   atomic.Bool  // Run's first-connection loop is active (it logs its own failures)
+	reconnects   atomic.Int64 // paho's attempts since the connection was lost
+	inEnqueue    atomic.Bool  // the callback is inside Enqueue (back-pressure, not a stall)
+	unacked      atomic.Int64 // QoS ≥ 1 messages handed to the pipeline and not yet acknowledged
 
 	mu sync.Mutex
 	st SourceState

@@ -625,3 +625,19 @@ func TestSourceTLS(t *testing.T) {
 		}
 	})
 }
+
+func TestWatchdogAliveWhileRunning(t *testing.T) {
+	b := mqtttest.StartBroker(t)
+	h := startSource(t, Config{Broker: b.URL(), CleanSession: true, StallAfter: 200 * time.Millisecond}, nil)
+	deadline := time.Now().Add(10 * time.Second)
+	for !h.src.WatchdogAlive(time.Now()) {
+		if time.Now().After(deadline) {
+			t.Fatal("watchdog never reported alive")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	h.shutdown()
+	if h.src.WatchdogAlive(time.Now().Add(time.Second)) {
+		t.Fatal("watchdog reported alive a second after Run returned")
+	}
+}

@@ -15,6 +15,8 @@ func (s *Source) watchdog(ctx context.Context) {
 		return
 	}
 	tick := min(s.cfg.StallAfter/4, maxWatchdogTick)
+	s.watchdogTick.Store(int64(tick))
+	s.watchdogAt.Store(time.Now().UnixNano())
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	var alertedAt time.Time // zero: no stall reported since the last message
@@ -23,6 +25,7 @@ func (s *Source) watchdog(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
+			s.watchdogAt.Store(now.UnixNano())
 			st := s.State()
 			if !alertedAt.IsZero() && st.LastMessage.After(alertedAt) {
 				s.log.Info("mqtt messages flowing again", "silent_for", st.LastMessage.Sub(alertedAt).Round(time.Millisecond))
@@ -45,4 +48,18 @@ func (s *Source) watchdog(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// WatchdogAlive reports whether the stall watchdog is ticking: it ran within
+// the last three of its intervals. It is true when the watchdog is disabled
+// and false before Run starts it.
+func (s *Source) WatchdogAlive(now time.Time) bool {
+	if s.cfg.StallAfter < 0 {
+		return true
+	}
+	at, tick := s.watchdogAt.Load(), s.watchdogTick.Load()
+	if at == 0 {
+		return false
+	}
+	return now.Sub(time.Unix(0, at)) <= 3*time.Duration(tick)
 }

@@ -286,13 +286,17 @@ func (t *Transformer) status(m *etl.Message, env *uplink.Envelope, out []etl.Rec
 // companion stores a companion-bridge message as CoreScope does (ingestor.md
 // §2.9), except for the hash: CoreScope hashes the text with the receipt
 // second, so a redelivery a second later becomes a second transmission. We
-// hash with the sender's timestamp when the message has one (stable across
-// redeliveries), and fall back to CoreScope's formula otherwise.
+// hash with a timestamp the message carries, stable across redeliveries:
+// the sender's, else the publisher's; only a message with neither falls
+// back to CoreScope's receipt-second formula.
 func (t *Transformer) companion(m *etl.Message, env *uplink.Envelope, out []etl.Record) []etl.Record {
 	when := rowTime(m, env)
 	stamp := when.Format(time.RFC3339)
-	if len(env.SenderTimestamp) > 0 && string(env.SenderTimestamp) != "null" {
+	switch {
+	case len(env.SenderTimestamp) > 0 && string(env.SenderTimestamp) != "null":
 		stamp = "sender:" + string(env.SenderTimestamp)
+	case !env.Timestamp.IsZero():
+		stamp = "published:" + env.Timestamp.Format(time.RFC3339Nano)
 	}
 	pk := &etl.Packet{
 		RouteType: 1,

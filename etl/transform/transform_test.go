@@ -220,3 +220,21 @@ func BenchmarkTransformPacket(b *testing.B) {
 		out = tr.Transform(m, out[:0])
 	}
 }
+
+func TestTransformCompanionHashUsesPublisherTimestamp(t *testing.T) {
+	tr, _ := newTestTransformer(t, nil)
+	payload := `{"text":"hi there","timestamp":"2026-11-26T00:07:11.191561"}` // naive, no sender_timestamp
+	a := msg("main", "meshcore/message/direct/abc", payload)
+	b := msg("main", "meshcore/message/direct/abc", payload)
+	b.Received = a.Received.Add(3 * time.Second)
+	ha, hb := tr.Transform(a, nil)[0].Packet.Hash, tr.Transform(b, nil)[0].Packet.Hash
+	if ha != hb {
+		t.Errorf("redelivery changed the hash: %s vs %s", ha, hb)
+	}
+	c := msg("main", "meshcore/message/direct/abc", `{"text":"hi there"}`)
+	d := msg("main", "meshcore/message/direct/abc", `{"text":"hi there"}`)
+	d.Received = c.Received.Add(3 * time.Second)
+	if tr.Transform(c, nil)[0].Packet.Hash == tr.Transform(d, nil)[0].Packet.Hash {
+		t.Error("without any timestamp, messages seconds apart must stay distinct (CoreScope's rule)")
+	}
+}
