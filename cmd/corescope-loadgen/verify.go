@@ -4,12 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net/url"
 	"slices"
 	"sync"
 	"time"
 
-	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+	"github.com/corescope/etl/etl/sqlite"
 )
 
 // pollInterval is how often the verifier reads new transmissions: the
@@ -59,12 +58,10 @@ type report struct {
 // openVerifier opens path read-only, reads the current maximum ids, and
 // starts polling.
 func openVerifier(ctx context.Context, path string) (*verifier, error) {
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?mode=ro&_pragma=busy_timeout(5000)"
-	db, err := sql.Open("sqlite", dsn)
+	db, err := sqlite.OpenReadOnly(path, 1)
 	if err != nil {
 		return nil, fmt.Errorf("verify-db: %w", err)
 	}
-	db.SetMaxOpenConns(1)
 	v := &verifier{db: db, path: path, published: map[string]time.Time{}, found: map[string]bool{},
 		stop: make(chan struct{}), done: make(chan struct{}), changedAt: time.Now()}
 	if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM transmissions`).Scan(&v.startTx); err != nil {

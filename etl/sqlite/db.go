@@ -379,3 +379,18 @@ func (g *writerGate) acquireYielding(ctx context.Context) error {
 		g.release()
 	}
 }
+
+// OpenReadOnly opens path read-only (mode=ro, query_only) without the writer
+// lock, for tools that inspect a database a running daemon writes (the load
+// generator's verifier). It never creates the file.
+func OpenReadOnly(path string, conns int) (*sql.DB, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("open read-only: %w", err)
+	}
+	r, err := sql.Open("sqlite", fileURI(path)+"?mode=ro&_pragma=busy_timeout(5000)&_pragma=query_only(1)")
+	if err != nil {
+		return nil, fmt.Errorf("open read-only: %w", err)
+	}
+	r.SetMaxOpenConns(max(conns, 1))
+	return r, nil
+}
