@@ -322,7 +322,7 @@ func (p *Pipeline) add(b *batch, m *Message) {
 	p.lastDequeue.Store(now.UnixNano())
 	p.stats.Messages.Add(1)
 	n := len(b.recs)
-	b.recs = p.tr.Transform(m, b.recs)
+	b.recs = p.transform(m, b.recs)
 	b.msgs++
 	// The lag starts at the publisher's timestamp when the transformer
 	// trusted it for the record (it is then earlier than the receipt),
@@ -337,6 +337,22 @@ func (p *Pipeline) add(b *batch, m *Message) {
 	if m.Ack != nil {
 		b.acks = append(b.acks, m.Ack)
 	}
+}
+
+// transform runs the transformer, turning a panic on some unforeseen input
+// into a counted, logged rejection instead of a crash: the message stores
+// nothing, and records it appended before panicking are discarded.
+func (p *Pipeline) transform(m *Message, out []Record) (res []Record) {
+	n := len(out)
+	defer func() {
+		if r := recover(); r != nil {
+			p.m.panics.Inc()
+			p.log.Error("transform panicked; message not stored", "source", m.Source, "topic", m.Topic, "payload_bytes", len(m.Payload), "panic", r)
+			clear(out[n:])
+			res = out[:n]
+		}
+	}()
+	return p.tr.Transform(m, out)
 }
 
 // commit applies b in one transaction, then acknowledges its messages. A
@@ -426,6 +442,7 @@ type pipelineMetrics struct {
 	written        *prometheus.CounterVec
 	dupes          *prometheus.CounterVec
 	writeErrors    prometheus.Counter
+	panics         prometheus.Counter
 }
 
 func newPipelineMetrics(p *Pipeline, reg prometheus.Registerer) *pipelineMetrics {
@@ -461,6 +478,10 @@ func newPipelineMetrics(p *Pipeline, reg prometheus.Registerer) *pipelineMetrics
 			Name: "corescope_ingest_write_errors_total",
 			Help: "Records that could not be stored after retries.",
 		}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "corescope_ingest_transform_panics_total",
+			Help: "Messages whose transformation panicked (a bug; the message is not stored).",
+		}),
 	}
 	if reg == nil {
 		return m
@@ -480,6 +501,6 @@ func newPipelineMetrics(p *Pipeline, reg prometheus.Registerer) *pipelineMetrics
 		t := p.lastCommit.Load()
 		return float64(t) / 1e9
 	})
-	reg.MustRegister(m.batches, m.commitDuration, m.batchRecords, m.lag, m.written, m.dupes, m.writeErrors, depth, capacity, last)
+	reg.MustRegister(m.batches, m.commitDuration, m.batchRecords, m.lag, m.written, m.dupes, m.writeErrors, m.panics, depth, capacity, last)
 	return m
 }

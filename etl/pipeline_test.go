@@ -213,3 +213,30 @@ func TestEnqueueAfterCancelTakesMessageWhenRoom(t *testing.T) {
 		t.Fatalf("full queue, cancelled ctx: err = %v, want context.Canceled", err)
 	}
 }
+
+func TestPipelineSurvivesTransformPanic(t *testing.T) {
+	sink := &recordingSink{}
+	tr := etl.TransformFunc(func(m *etl.Message, out []etl.Record) []etl.Record {
+		out = append(out, etl.Record{Kind: etl.KindPacket, Packet: &etl.Packet{}})
+		if m.Topic == "boom" {
+			panic("unforeseen input")
+		}
+		return out
+	})
+	p := etl.NewPipeline(etl.PipelineConfig{}, sink, tr)
+	ctx, cancel := context.WithCancel(context.Background())
+	acked := 0
+	for _, topic := range []string{"a", "boom", "b"} {
+		p.Enqueue(ctx, etl.Message{Topic: topic, Ack: func() { acked++ }})
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, context.Background()) }()
+	waitFor(t, "good records stored", func() bool { return sink.count() == 2 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if acked != 3 {
+		t.Fatalf("acked %d, want 3 (the panicking message is accounted for, not redelivered forever)", acked)
+	}
+}
