@@ -18,6 +18,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/corescope/etl/etl/meshcore"
 	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/jobs"
 	"github.com/corescope/etl/jobs/maintenance"
@@ -47,7 +48,28 @@ func buildScheduler(cfg *Config, db *sqlite.DB, reg prometheus.Registerer, log *
 			return nil, fmt.Errorf("jobs.%s: %w", spec.Name, err)
 		}
 	}
+	// CoreScope's one-time path_json backfill of legacy observations: it runs
+	// at every start until it has been recorded as done, then returns at once.
+	if err := s.Add(jobs.Spec{
+		Name:    maintenance.NameBackfillPathJSON,
+		Enabled: true,
+		OnStart: true,
+		Timeout: DefaultPrunePacketsTimeout,
+		Job:     &maintenance.BackfillPathJSON{Store: db, Path: pathFromRaw},
+	}); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// pathFromRaw is the path_json of a raw packet, by the decoder's rule (the
+// header hops, or the route hops of a TRACE).
+func pathFromRaw(raw string) (string, bool) {
+	p, err := meshcore.Decode(raw, meshcore.Options{})
+	if err != nil {
+		return "", false
+	}
+	return p.PathJSON, true
 }
 
 // maintenanceSpecs translates the jobs config into job specs. The four

@@ -71,10 +71,22 @@ type CheckpointStore interface {
 
 // Store is everything the maintenance jobs need from the database.
 type Store interface {
+	PathJSONStore
 	PacketStore
 	MetricsStore
 	ObserverStore
 	NodeStore
 	VacuumStore
 	CheckpointStore
+}
+
+// PathJSONStore is what BackfillPathJSON needs.
+type PathJSONStore interface {
+	// PathJSONBackfilled reports whether the backfill is recorded as done.
+	PathJSONBackfilled(ctx context.Context) (bool, error)
+	// BackfillPathJSONChunk fills path_json for up to limit observations
+	// with id > afterID that have none, using path, and returns the last
+	// id looked at, the rows updated and whether more may remain; when none
+	// remain it records the backfill as done. dryRun counts instead.
+	BackfillPathJSONChunk(ctx context.Context, afterID int64, limit int, path func(rawHex string) (string, bool), dryRun bool) (lastID, n int64, more bool, err error)
 }
