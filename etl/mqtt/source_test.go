@@ -1,7 +1,6 @@
 package mqtt
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -32,23 +31,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// logBuffer collects a source's log; it is printed when the test fails.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// logBuffer collects log output; safe for concurrent use.
+type logBuffer = mqtttest.LogBuffer
 
 // harness runs one Source against a test broker with a channel-backed Enqueue.
 type harness struct {

@@ -84,7 +84,7 @@ type Broker struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{} // closed when cmd has exited
-	out  *syncBuffer   // combined output of every run
+	out  *LogBuffer    // combined output of every run
 }
 
 // StartBroker starts mosquitto on 127.0.0.1 at a free port and stops it when
@@ -101,7 +101,7 @@ func StartBroker(t testing.TB, opts ...Option) *Broker {
 		}
 		t.Skipf(msg, err)
 	}
-	b := &Broker{t: t, bin: bin, dir: t.TempDir(), out: &syncBuffer{}}
+	b := &Broker{t: t, bin: bin, dir: t.TempDir(), out: &LogBuffer{}}
 	for _, o := range opts {
 		o(&b.cfg)
 	}
@@ -264,19 +264,22 @@ func freePort() (int, error) {
 	return addr.Port, nil
 }
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of exec.
-type syncBuffer struct {
+// LogBuffer collects log output (a broker's, a client's, a daemon's); it is
+// safe for concurrent writes and reads.
+type LogBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+// Write implements io.Writer.
+func (s *LogBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+// String returns everything written so far.
+func (s *LogBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
