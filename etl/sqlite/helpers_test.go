@@ -3,8 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"io"
-	"os"
+	"github.com/corescope/etl/etl/sqlite/sqlitetest"
 	"path/filepath"
 	"testing"
 	"time"
@@ -33,26 +32,7 @@ func openMigrated(t testing.TB, path string) *DB {
 }
 
 // copyFixture copies testdata/corescope-fixture.db into a new temp dir.
-func copyFixture(t testing.TB) string {
-	t.Helper()
-	src, err := os.Open(filepath.Join("..", "..", "testdata", "corescope-fixture.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst := filepath.Join(t.TempDir(), "fixture.db")
-	f, err := os.Create(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(f, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return dst
-}
+func copyFixture(t testing.TB) string { return sqlitetest.CopyFixture(t) }
 
 // rawOpen opens path with a plain connection (no lock, no pragmas), for
 // inspecting files the way another process would.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -35,28 +34,6 @@ func mtOpen(t testing.TB, path string) *DB {
 func mtNew(t testing.TB) *DB {
 	t.Helper()
 	return mtOpen(t, filepath.Join(t.TempDir(), "maint.db"))
-}
-
-// mtFixture copies the CoreScope fixture into t.TempDir() and returns its path.
-func mtFixture(t testing.TB) string {
-	t.Helper()
-	src, err := os.Open(filepath.Join("..", "..", "testdata", "corescope-fixture.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst := filepath.Join(t.TempDir(), "fixture.db")
-	f, err := os.Create(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(f, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return dst
 }
 
 // mtExec runs statements in one write transaction.
@@ -238,7 +215,7 @@ func TestPruneTransmissionsChunksEqualOnePass(t *testing.T) {
 
 func TestPruneTransmissionsFixture(t *testing.T) {
 	ctx := context.Background()
-	db := mtOpen(t, mtFixture(t))
+	db := mtOpen(t, copyFixture(t))
 	cut := time.Date(2026, 5, 17, 17, 0, 0, 0, time.UTC)
 	wantLeft := mtInt(t, db, "SELECT count(*) FROM transmissions WHERE first_seen >= '2026-05-17T17:00:00Z'")
 	wantObs := mtInt(t, db, `SELECT count(*) FROM observations WHERE transmission_id IN
@@ -427,7 +404,7 @@ func TestMoveStaleNodes(t *testing.T) {
 // TestNodeColumnsCoverTheTable fails when nodes or inactive_nodes gain a
 // column that MoveStaleNodesChunk would not copy.
 func TestNodeColumnsCoverTheTable(t *testing.T) {
-	for _, path := range []string{"", mtFixture(t)} {
+	for _, path := range []string{"", copyFixture(t)} {
 		var db *DB
 		if path == "" {
 			db = mtNew(t)
@@ -504,7 +481,7 @@ func TestIncrementalVacuumFreesPages(t *testing.T) {
 
 func TestIncrementalVacuumNoopWithoutAutoVacuum(t *testing.T) {
 	ctx := context.Background()
-	db := mtOpen(t, mtFixture(t))
+	db := mtOpen(t, copyFixture(t))
 	if mode, _ := db.AutoVacuumMode(ctx); mode != 0 {
 		t.Fatalf("fixture auto_vacuum = %d, want 0", mode)
 	}
@@ -517,7 +494,7 @@ func TestIncrementalVacuumNoopWithoutAutoVacuum(t *testing.T) {
 
 func TestFullVacuumSwitchesToIncrementalAndKeepsObserverRowids(t *testing.T) {
 	ctx := context.Background()
-	db := mtOpen(t, mtFixture(t))
+	db := mtOpen(t, copyFixture(t))
 	// Gaps in observers' implicit rowids, which observations.observer_idx
 	// refers to: VACUUM must not renumber them (spec §9 #30).
 	mtExec(t, db, `DELETE FROM observers WHERE rowid IN (SELECT rowid FROM observers ORDER BY rowid LIMIT 3 OFFSET 2)`)

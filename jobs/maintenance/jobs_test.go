@@ -7,7 +7,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"io"
+	"github.com/corescope/etl/etl/sqlite/sqlitetest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,23 +46,7 @@ func newDB(t testing.TB) *sqlite.DB {
 
 func fixture(t testing.TB) *sqlite.DB {
 	t.Helper()
-	src, err := os.Open(filepath.Join("..", "..", "testdata", "corescope-fixture.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst := filepath.Join(t.TempDir(), "fixture.db")
-	f, err := os.Create(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(f, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return open(t, dst)
+	return open(t, sqlitetest.CopyFixture(t))
 }
 
 func exec(t testing.TB, db *sqlite.DB, stmts ...string) {
