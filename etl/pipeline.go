@@ -2,6 +2,7 @@ package etl
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -58,6 +59,7 @@ type Pipeline struct {
 	// Counters for the stats file and the health checks, since start.
 	stats Counters
 
+	failing      atomic.Bool  // the store is unavailable; a batch is being retried
 	lastCommit   atomic.Int64 // unix nanos of the last successful commit
 	lastDequeue  atomic.Int64 // unix nanos when the writer last took a message
 	oldestQueued atomic.Int64 // unix nanos of the receipt of the message at the head of the current batch, 0 when idle
@@ -355,23 +357,32 @@ func (p *Pipeline) transform(m *Message, out []Record) (res []Record) {
 	return p.tr.Transform(m, out)
 }
 
-// commit applies b in one transaction, then acknowledges its messages. A
-// failing batch is retried with backoff; a record that fails on its own is
-// retried maxRecordAttempts times, then counted as a write error and skipped
-// so that one poisonous record cannot stop ingest.
+// commit applies b in one transaction, then acknowledges its messages.
+// While the store is unavailable (etl.ErrUnavailable: disk full, read-only,
+// I/O errors) the whole batch is retried with backoff, nothing is skipped
+// and Failing reports true. Any other failure is retried record by record:
+// a record that fails on its own maxRecordAttempts times is counted as a
+// write error and skipped, so that one poisonous record cannot stop ingest.
+// If ctx ends (the drain deadline) before the batch is committed, its
+// messages are not acknowledged: the broker redelivers QoS 1 messages on the
+// next start, and the writes are idempotent.
 func (p *Pipeline) commit(ctx context.Context, b *batch) {
 	if len(b.recs) > 0 {
 		start := time.Now()
-		res, err := p.sink.Apply(ctx, b.recs)
-		if err != nil {
+		res, err := p.applyBatch(ctx, b.recs)
+		if err != nil && ctx.Err() == nil {
 			p.m.batches.WithLabelValues("error").Inc()
 			p.log.Error("commit batch failed; retrying record by record", "records", len(b.recs), "err", err)
-			res = p.applyEach(ctx, b.recs)
-		} else {
+			res, err = p.applyEach(ctx, b.recs)
+		} else if err == nil {
 			p.m.batches.WithLabelValues("ok").Inc()
 			p.m.commitDuration.Observe(time.Since(start).Seconds())
 		}
 		p.account(res)
+		if err != nil {
+			p.log.Warn("batch not committed before shutdown; its messages are not acknowledged", "messages", b.msgs, "err", err)
+			return
+		}
 		p.m.batchRecords.Observe(float64(len(b.recs)))
 	}
 	now := time.Now()
@@ -385,19 +396,61 @@ func (p *Pipeline) commit(ctx context.Context, b *batch) {
 	}
 }
 
-// applyEach applies recs one at a time after a batch failed.
-func (p *Pipeline) applyEach(ctx context.Context, recs []Record) ApplyResult {
+// applyBatch applies recs, retrying for as long as the store is
+// unavailable. It returns the last error when ctx ends first, or the first
+// error that is not about availability.
+func (p *Pipeline) applyBatch(ctx context.Context, recs []Record) (ApplyResult, error) {
+	backoff := 100 * time.Millisecond
+	for {
+		res, err := p.sink.Apply(ctx, recs)
+		if err == nil || !errors.Is(err, ErrUnavailable) {
+			p.setFailing(false, nil)
+			return res, err
+		}
+		p.m.batches.WithLabelValues("error").Inc()
+		p.setFailing(true, err)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return res, err
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// setFailing records whether the store is unavailable, logging the changes.
+func (p *Pipeline) setFailing(failing bool, err error) {
+	if p.failing.Swap(failing) == failing {
+		return
+	}
+	if failing {
+		p.log.Error("store unavailable; retrying the batch until it commits", "err", err)
+	} else {
+		p.log.Info("store available again")
+	}
+}
+
+// Failing reports whether the store is currently unavailable (the writer is
+// retrying a batch).
+func (p *Pipeline) Failing() bool { return p.failing.Load() }
+
+// applyEach applies recs one at a time after a batch failed. It returns an
+// error only when ctx ends first.
+func (p *Pipeline) applyEach(ctx context.Context, recs []Record) (ApplyResult, error) {
 	var total ApplyResult
 	for i := range recs {
 		one := recs[i : i+1]
 		backoff := 50 * time.Millisecond
 		for attempt := 1; ; attempt++ {
-			res, err := p.sink.Apply(ctx, one)
+			res, err := p.applyBatch(ctx, one)
 			if err == nil {
 				total.Add(res)
 				break
 			}
-			if attempt >= maxRecordAttempts || ctx.Err() != nil {
+			if ctx.Err() != nil {
+				return total, err
+			}
+			if attempt >= maxRecordAttempts {
 				p.stats.WriteErrors.Add(1)
 				p.m.writeErrors.Inc()
 				p.log.Error("record not stored", "kind", recs[i].Kind.String(), "observer", recs[i].Observer.ID, "err", err)
@@ -406,11 +459,12 @@ func (p *Pipeline) applyEach(ctx context.Context, recs []Record) ApplyResult {
 			select {
 			case <-time.After(backoff):
 			case <-ctx.Done():
+				return total, ctx.Err()
 			}
 			backoff = min(backoff*2, 5*time.Second)
 		}
 	}
-	return total
+	return total, nil
 }
 
 func (p *Pipeline) account(r ApplyResult) {

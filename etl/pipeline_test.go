@@ -3,7 +3,9 @@ package etl_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -238,5 +240,64 @@ func TestPipelineSurvivesTransformPanic(t *testing.T) {
 	}
 	if acked != 3 {
 		t.Fatalf("acked %d, want 3 (the panicking message is accounted for, not redelivered forever)", acked)
+	}
+}
+
+func TestPipelineRetriesWholeBatchWhileStoreUnavailable(t *testing.T) {
+	var mu sync.Mutex
+	failures := 3
+	sink := &recordingSink{fail: func(recs []etl.Record) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if failures > 0 {
+			failures--
+			return fmt.Errorf("apply batch: %w: disk full", etl.ErrUnavailable)
+		}
+		return nil
+	}}
+	p := etl.NewPipeline(etl.PipelineConfig{BatchSize: 100}, sink, oneRecord)
+	ctx, cancel := context.WithCancel(context.Background())
+	var acked atomic.Int32
+	for range 10 {
+		p.Enqueue(ctx, etl.Message{Topic: "a", Ack: func() { acked.Add(1) }})
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, context.Background()) }()
+	waitFor(t, "batch committed after the store came back", func() bool { return acked.Load() == 10 })
+	cancel()
+	<-done
+	if got := sink.count(); got != 10 {
+		t.Fatalf("stored %d records, want 10", got)
+	}
+	if len(sink.batches) != 1 {
+		t.Fatalf("%d batches, want the whole batch retried as one", len(sink.batches))
+	}
+	if p.Stats().WriteErrors.Load() != 0 || p.Failing() {
+		t.Fatalf("write errors %d, failing %v", p.Stats().WriteErrors.Load(), p.Failing())
+	}
+}
+
+func TestPipelineDoesNotAckUncommittedBatchAtDrainDeadline(t *testing.T) {
+	sink := &recordingSink{fail: func([]etl.Record) error {
+		return fmt.Errorf("apply batch: %w: read-only", etl.ErrUnavailable)
+	}}
+	p := etl.NewPipeline(etl.PipelineConfig{}, sink, oneRecord)
+	ctx, cancel := context.WithCancel(context.Background())
+	drain, stopDrain := context.WithCancel(context.Background())
+	var acked atomic.Int32
+	p.Enqueue(ctx, etl.Message{Topic: "a", Ack: func() { acked.Add(1) }})
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, drain) }()
+	waitFor(t, "writer failing", p.Failing)
+	cancel()
+	stopDrain() // the shutdown timeout expires with the store still down
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if acked.Load() != 0 {
+		t.Fatal("an uncommitted message was acknowledged")
+	}
+	if p.Stats().WriteErrors.Load() != 0 {
+		t.Fatal("an unavailable store must not turn records into write errors")
 	}
 }

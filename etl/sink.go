@@ -1,6 +1,9 @@
 package etl
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // Sink stores records. Apply writes all of recs in ONE transaction, in order,
 // and returns only after it is committed (or rolled back on error, in which
@@ -33,3 +36,10 @@ func (r *ApplyResult) Add(o ApplyResult) {
 	r.MetricsRows += o.MetricsRows
 	r.Dropped += o.Dropped
 }
+
+// ErrUnavailable marks an Apply error that concerns the store as a whole
+// (disk full, read-only file, I/O error, locked by someone else) rather than
+// the records: the pipeline then retries the whole batch, with backoff, until
+// it succeeds, instead of isolating records and skipping them. Sinks wrap
+// such errors with it (errors.Is(err, ErrUnavailable)).
+var ErrUnavailable = errors.New("store unavailable")

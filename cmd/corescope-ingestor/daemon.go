@@ -366,6 +366,9 @@ func (d *daemon) readiness() readiness {
 	} else if !at.IsZero() && time.Since(at) > 4*dbProbeInterval {
 		reasons = append(reasons, "database probe stale")
 	}
+	if d.pipe.Failing() {
+		reasons = append(reasons, "database unavailable: the writer is retrying a batch")
+	}
 	if b := d.pipe.Backlog(); b > maxWriterBacklog {
 		reasons = append(reasons, fmt.Sprintf("writer behind: oldest message waiting %s", b.Round(time.Second)))
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/corescope/etl/etl"
+	sqlite3 "modernc.org/sqlite"
+	sqlite3lib "modernc.org/sqlite/lib"
 )
 
 var _ etl.Sink = (*DB)(nil)
@@ -188,9 +190,29 @@ func (db *DB) Apply(ctx context.Context, recs []etl.Record) (etl.ApplyResult, er
 		// Rows inserted by the rolled-back transaction are gone; so are
 		// the rowids cached from them.
 		db.observers = nil
+		if unavailable(err) {
+			return etl.ApplyResult{}, fmt.Errorf("apply batch: %w: %w", etl.ErrUnavailable, err)
+		}
 		return etl.ApplyResult{}, fmt.Errorf("apply batch: %w", err)
 	}
 	return res, nil
+}
+
+// unavailable reports whether err is about the database as a whole rather
+// than the records being written: retrying the same batch later can
+// succeed, and skipping records would lose them for nothing.
+func unavailable(err error) bool {
+	var se *sqlite3.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff { // primary result code
+	case sqlite3lib.SQLITE_BUSY, sqlite3lib.SQLITE_LOCKED, sqlite3lib.SQLITE_NOMEM,
+		sqlite3lib.SQLITE_READONLY, sqlite3lib.SQLITE_IOERR, sqlite3lib.SQLITE_FULL,
+		sqlite3lib.SQLITE_CANTOPEN, sqlite3lib.SQLITE_PROTOCOL, sqlite3lib.SQLITE_NOTADB:
+		return true
+	}
+	return false
 }
 
 func (db *DB) applyLocked(ctx context.Context, recs []etl.Record) (res etl.ApplyResult, err error) {
