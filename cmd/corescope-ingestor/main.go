@@ -14,8 +14,36 @@ import (
 	"syscall"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
+// version is set at build time with -ldflags "-X main.version=…"; without
+// it, the VCS revision the binary was built from is used.
 var version = "dev"
+
+func init() {
+	if version != "dev" {
+		return
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return
+	}
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = "+dirty"
+			}
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev != "" {
+		version = "dev-" + rev + modified
+	}
+}
 
 // defaultMemoryLimit is the Go runtime's soft memory limit unless GOMEMLIMIT
 // is set: it makes the garbage collector work harder, rather than the heap
