@@ -234,10 +234,11 @@ func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	names := make([]string, 0, 6)
+	names := make([]string, 0, 7)
 	for _, j := range cfg.Jobs.List() {
 		names = append(names, j.Name)
 	}
+	names = append(names, maintenance.NameBackfillPathJSON)
 	if name != "" && !slices.Contains(names, name) {
 		return usageError{fmt.Errorf("jobs run: unknown job %q (jobs: %s)", name, strings.Join(names, ", "))}
 	}
