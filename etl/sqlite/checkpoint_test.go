@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -39,7 +40,7 @@ func TestRunCheckpointerCopiesWAL(t *testing.T) {
 	recs := make([]etl.Record, 200)
 	for i := range recs {
 		recs[i] = etl.Record{Kind: etl.KindPacket, Time: time.Now(), Observer: etl.Observer{ID: "OBS"}, Packet: &etl.Packet{
-			Hash: hex16(i), RawHex: "00", PathJSON: "[]", DecodedJSON: `{"type":"REQ"}`,
+			Hash: fmt.Sprintf("%016x", i), RawHex: "00", PathJSON: "[]", DecodedJSON: `{"type":"REQ"}`,
 		}}
 	}
 	if _, err := db.Apply(ctx, recs); err != nil {
@@ -70,14 +71,4 @@ func TestRunCheckpointerCopiesWAL(t *testing.T) {
 	if _, err := os.Stat(path + "-wal"); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func hex16(i int) string {
-	const digits = "0123456789abcdef"
-	b := []byte("0000000000000000")
-	for j := 15; j >= 0 && i > 0; j-- {
-		b[j] = digits[i%16]
-		i /= 16
-	}
-	return string(b)
 }

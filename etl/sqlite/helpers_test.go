@@ -3,12 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"github.com/corescope/etl/etl/sqlite/sqlitetest"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/corescope/etl/etl"
+	"github.com/corescope/etl/etl/sqlite/sqlitetest"
 )
 
 // openTest opens and migrates a new database in t.TempDir().

@@ -8,7 +8,7 @@ import (
 
 func TestJobRunsBoundedPerJob(t *testing.T) {
 	ctx := context.Background()
-	db := mtNew(t)
+	db := openTest(t)
 	start := time.Date(2026, 5, 17, 3, 0, 0, 123e6, time.UTC)
 	for i := range 6 {
 		for _, job := range []string{"a", "b"} {

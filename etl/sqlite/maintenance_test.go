@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,27 +13,6 @@ import (
 )
 
 // Helpers of the maintenance tests are prefixed mt.
-
-// mtOpen opens and migrates the database at path (created if missing).
-func mtOpen(t testing.TB, path string) *DB {
-	t.Helper()
-	ctx := context.Background()
-	db, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
-
-// mtNew opens a new migrated database in t.TempDir().
-func mtNew(t testing.TB) *DB {
-	t.Helper()
-	return mtOpen(t, filepath.Join(t.TempDir(), "maint.db"))
-}
 
 // mtExec runs statements in one write transaction.
 func mtExec(t testing.TB, db *DB, stmts ...string) {
@@ -108,7 +86,7 @@ var mtCutoff = time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC)
 
 func TestPruneTransmissionsBoundaryAndFormats(t *testing.T) {
 	ctx := context.Background()
-	db := mtNew(t)
+	db := openTest(t)
 	cases := []struct {
 		id        int
 		firstSeen string
@@ -178,7 +156,7 @@ func TestPruneTransmissionsChunksEqualOnePass(t *testing.T) {
 		}
 		stmts = append(stmts, mtTx(id, fs, rnd.IntN(4))...)
 	}
-	one, chunked := mtNew(t), mtNew(t)
+	one, chunked := openTest(t), openTest(t)
 	mtExec(t, one, stmts...)
 	mtExec(t, chunked, stmts...)
 
@@ -215,7 +193,7 @@ func TestPruneTransmissionsChunksEqualOnePass(t *testing.T) {
 
 func TestPruneTransmissionsFixture(t *testing.T) {
 	ctx := context.Background()
-	db := mtOpen(t, copyFixture(t))
+	db := openMigrated(t, copyFixture(t))
 	cut := time.Date(2026, 5, 17, 17, 0, 0, 0, time.UTC)
 	wantLeft := mtInt(t, db, "SELECT count(*) FROM transmissions WHERE first_seen >= '2026-05-17T17:00:00Z'")
 	wantObs := mtInt(t, db, `SELECT count(*) FROM observations WHERE transmission_id IN
@@ -246,7 +224,7 @@ func TestPruneTransmissionsFixture(t *testing.T) {
 
 func TestPruneObserverMetricsAndDroppedPackets(t *testing.T) {
 	ctx := context.Background()
-	db := mtNew(t)
+	db := openTest(t)
 	metrics := map[string]bool{ // timestamp → pruned
 		"2026-04-01T00:00:00Z":     true,
 		"2026-05-10T11:55:00Z":     true,
@@ -310,7 +288,7 @@ func TestPruneObserverMetricsAndDroppedPackets(t *testing.T) {
 
 func TestMarkObserversInactiveKeepsMetrics(t *testing.T) {
 	ctx := context.Background()
-	db := mtNew(t)
+	db := openTest(t)
 	mtExec(t, db,
 		`INSERT INTO observers (id, last_seen) VALUES ('OLD1', '2026-05-01T00:00:00Z')`,
 		`INSERT INTO observers (id, last_seen) VALUES ('OLD2', '2026-05-10T11:59:59Z')`,
@@ -351,7 +329,7 @@ func TestMarkObserversInactiveKeepsMetrics(t *testing.T) {
 
 func TestMoveStaleNodes(t *testing.T) {
 	ctx := context.Background()
-	db := mtNew(t)
+	db := openTest(t)
 	mtExec(t, db,
 		`INSERT INTO nodes (public_key, name, role, lat, lon, last_seen, first_seen, advert_count, battery_mv, temperature_c, foreign_advert)
             VALUES ('aa', 'Alpha', 'repeater', 1.5, 2.5, '2026-05-01T00:00:00Z', '2026-01-01T00:00:00Z', 7, 3700, 21.5, 1)`,
@@ -407,9 +385,9 @@ func TestNodeColumnsCoverTheTable(t *testing.T) {
 	for _, path := range []string{"", copyFixture(t)} {
 		var db *DB
 		if path == "" {
-			db = mtNew(t)
+			db = openTest(t)
 		} else {
-			db = mtOpen(t, path)
+			db = openMigrated(t, path)
 		}
 		var want []string
 		for _, c := range strings.Split(nodeColumns, ",") {
@@ -451,7 +429,7 @@ func mtFillAndDelete(t testing.TB, db *DB, n int) int64 {
 
 func TestIncrementalVacuumFreesPages(t *testing.T) {
 	ctx := context.Background()
-	db := mtNew(t)
+	db := openTest(t)
 	if mode, _ := db.AutoVacuumMode(ctx); mode != 2 {
 		t.Fatalf("new file auto_vacuum = %d, want 2", mode)
 	}
@@ -481,7 +459,7 @@ func TestIncrementalVacuumFreesPages(t *testing.T) {
 
 func TestIncrementalVacuumNoopWithoutAutoVacuum(t *testing.T) {
 	ctx := context.Background()
-	db := mtOpen(t, copyFixture(t))
+	db := openMigrated(t, copyFixture(t))
 	if mode, _ := db.AutoVacuumMode(ctx); mode != 0 {
 		t.Fatalf("fixture auto_vacuum = %d, want 0", mode)
 	}
@@ -494,7 +472,7 @@ func TestIncrementalVacuumNoopWithoutAutoVacuum(t *testing.T) {
 
 func TestFullVacuumSwitchesToIncrementalAndKeepsObserverRowids(t *testing.T) {
 	ctx := context.Background()
-	db := mtOpen(t, copyFixture(t))
+	db := openMigrated(t, copyFixture(t))
 	// Gaps in observers' implicit rowids, which observations.observer_idx
 	// refers to: VACUUM must not renumber them (spec §9 #30).
 	mtExec(t, db, `DELETE FROM observers WHERE rowid IN (SELECT rowid FROM observers ORDER BY rowid LIMIT 3 OFFSET 2)`)
@@ -543,7 +521,7 @@ func TestFullVacuumSwitchesToIncrementalAndKeepsObserverRowids(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The mode is in the file: reopen and check.
-	db2 := mtOpen(t, path)
+	db2 := openMigrated(t, path)
 	if mode, _ := db2.VacuumMode(ctx); mode != 2 {
 		t.Errorf("reopened auto_vacuum = %d, want 2", mode)
 	}
@@ -554,7 +532,7 @@ func TestFullVacuumSwitchesToIncrementalAndKeepsObserverRowids(t *testing.T) {
 
 func TestCheckpointTruncate(t *testing.T) {
 	ctx := context.Background()
-	db := mtNew(t)
+	db := openTest(t)
 	var stmts []string
 	for id := 1; id <= 200; id++ {
 		stmts = append(stmts, mtTx(id, "2026-05-17T00:00:00Z", 1)...)

@@ -7,7 +7,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"github.com/corescope/etl/etl/sqlite/sqlitetest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/corescope/etl/etl/sqlite"
+	"github.com/corescope/etl/etl/sqlite/sqlitetest"
 	"github.com/corescope/etl/jobs/maintenance"
 )
 
