@@ -48,17 +48,6 @@ func buildScheduler(cfg *Config, db *sqlite.DB, reg prometheus.Registerer, log *
 			return nil, fmt.Errorf("jobs.%s: %w", spec.Name, err)
 		}
 	}
-	// CoreScope's one-time path_json backfill of legacy observations: it runs
-	// at every start until it has been recorded as done, then returns at once.
-	if err := s.Add(jobs.Spec{
-		Name:    maintenance.NameBackfillPathJSON,
-		Enabled: true,
-		OnStart: true,
-		Timeout: DefaultPrunePacketsTimeout,
-		Job:     &maintenance.BackfillPathJSON{Store: db, Path: pathFromRaw},
-	}); err != nil {
-		return nil, err
-	}
 	return s, nil
 }
 
@@ -114,6 +103,16 @@ func maintenanceSpecs(c *JobsConfig, store maintenance.Store) []jobs.Spec {
 		spec(JobWALCheckpoint, c.WALCheckpoint,
 			&maintenance.WALCheckpoint{Store: store},
 			false),
+		// CoreScope's one-time path_json backfill of legacy observations: not
+		// configurable; it runs at every start until it is recorded as done,
+		// then returns at once.
+		{
+			Name:    maintenance.NameBackfillPathJSON,
+			Enabled: true,
+			OnStart: true,
+			Timeout: DefaultPrunePacketsTimeout,
+			Job:     &maintenance.BackfillPathJSON{Store: store, Path: pathFromRaw},
+		},
 	}
 }
 
@@ -234,11 +233,10 @@ func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	names := make([]string, 0, 7)
-	for _, j := range cfg.Jobs.List() {
-		names = append(names, j.Name)
+	var names []string
+	for _, sp := range maintenanceSpecs(&cfg.Jobs, nil) {
+		names = append(names, sp.Name)
 	}
-	names = append(names, maintenance.NameBackfillPathJSON)
 	if name != "" && !slices.Contains(names, name) {
 		return usageError{fmt.Errorf("jobs run: unknown job %q (jobs: %s)", name, strings.Join(names, ", "))}
 	}
