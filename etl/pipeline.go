@@ -59,10 +59,13 @@ type Pipeline struct {
 	// Counters for the stats file and the health checks, since start.
 	stats Counters
 
-	failing      atomic.Bool  // the store is unavailable; a batch is being retried
-	lastCommit   atomic.Int64 // unix nanos of the last successful commit
-	lastDequeue  atomic.Int64 // unix nanos when the writer last took a message
-	oldestQueued atomic.Int64 // unix nanos of the receipt of the message at the head of the current batch, 0 when idle
+	failing    atomic.Bool  // the store is unavailable; a batch is being retried
+	lastCommit atomic.Int64 // unix nanos of the last successful commit
+	// Receipt times (unix nanos) of the first message of the batch being
+	// committed and of the batch being collected; 0 when there is none.
+	// Every message still queued arrived after both.
+	committing atomic.Int64
+	collecting atomic.Int64
 }
 
 // Counters are the pipeline's monotonic counters since the process started.
@@ -120,17 +123,14 @@ func (p *Pipeline) LastCommit() time.Time { return unixNanoTime(p.lastCommit.Loa
 // Backlog returns how long the oldest message not yet committed has been
 // waiting since it was received (0 when the writer is idle).
 func (p *Pipeline) Backlog() time.Duration {
-	if len(p.queue) == 0 && p.oldestQueued.Load() == 0 {
+	oldest := p.committing.Load()
+	if c := p.collecting.Load(); oldest == 0 || (c != 0 && c < oldest) {
+		oldest = c
+	}
+	if oldest == 0 {
 		return 0
 	}
-	t := p.oldestQueued.Load()
-	if t == 0 {
-		t = p.lastDequeue.Load()
-	}
-	if t == 0 {
-		return 0
-	}
-	return time.Since(time.Unix(0, t))
+	return time.Since(time.Unix(0, oldest))
 }
 
 func unixNanoTime(n int64) time.Time {
@@ -165,7 +165,8 @@ type batch struct {
 	acks     []func()
 	received []time.Time // publish (or receipt) time per message, for the commit lag
 	msgs     int
-	started  time.Time
+	started  time.Time // when the first message was taken from the queue
+	head     time.Time // receipt of the first message
 }
 
 func (b *batch) reset() {
@@ -176,6 +177,7 @@ func (b *batch) reset() {
 	b.received = b.received[:0]
 	b.msgs = 0
 	b.started = time.Time{}
+	b.head = time.Time{}
 }
 
 // Run transforms and commits until ctx is done, then drains: every message
@@ -198,7 +200,9 @@ func (p *Pipeline) Run(ctx, drainCtx context.Context) error {
 	go func() {
 		defer wg.Done()
 		for b := range full {
+			p.committing.Store(b.head.UnixNano())
 			p.commit(drainCtx, b)
+			p.committing.Store(0)
 			b.reset()
 			free <- b
 		}
@@ -227,7 +231,7 @@ func (p *Pipeline) collect(ctx, drainCtx context.Context, full chan<- *batch, fr
 		}
 		// Wait for the first message of the batch.
 		if b.msgs == 0 {
-			p.oldestQueued.Store(0)
+			p.collecting.Store(0)
 			if draining {
 				select {
 				case m := <-p.queue:
@@ -316,12 +320,14 @@ func (p *Pipeline) isFull(b *batch) bool {
 
 // add transforms one message into b.
 func (p *Pipeline) add(b *batch, m *Message) {
-	now := time.Now()
 	if b.msgs == 0 {
-		b.started = now
-		p.oldestQueued.Store(m.Received.UnixNano())
+		b.started = time.Now()
+		b.head = m.Received
+		if b.head.IsZero() {
+			b.head = b.started
+		}
+		p.collecting.Store(b.head.UnixNano())
 	}
-	p.lastDequeue.Store(now.UnixNano())
 	p.stats.Messages.Add(1)
 	n := len(b.recs)
 	b.recs = p.transform(m, b.recs)

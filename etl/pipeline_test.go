@@ -301,3 +301,24 @@ func TestPipelineDoesNotAckUncommittedBatchAtDrainDeadline(t *testing.T) {
 		t.Fatal("an unavailable store must not turn records into write errors")
 	}
 }
+
+func TestBacklogCountsTheBatchBeingCommitted(t *testing.T) {
+	sink := &recordingSink{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
+	p := etl.NewPipeline(etl.PipelineConfig{}, sink, oneRecord)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, context.Background()) }()
+	if p.Backlog() != 0 {
+		t.Fatal("idle pipeline has a backlog")
+	}
+	p.Enqueue(ctx, etl.Message{Topic: "a", Received: time.Now().Add(-time.Hour)})
+	<-sink.entered
+	if b := p.Backlog(); b < time.Hour {
+		t.Fatalf("backlog %s while an hour-old message is being committed", b)
+	}
+	sink.gate <- struct{}{}
+	waitFor(t, "backlog back to zero", func() bool { return p.Backlog() == 0 })
+	cancel()
+	close(sink.gate)
+	<-done
+}
