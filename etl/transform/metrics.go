@@ -3,6 +3,7 @@ package transform
 import (
 	"encoding/json"
 
+	"github.com/corescope/etl/etl/meshcore"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -12,10 +13,13 @@ type metrics struct {
 	ignored      *prometheus.CounterVec
 	decodeErrors *prometheus.CounterVec
 	payloadTypes *prometheus.CounterVec
-	packets      prometheus.Counter
-	statuses     prometheus.Counter
-	companion    prometheus.Counter
-	foreign      prometheus.Counter
+	// byPayloadType holds payloadTypes' children by type number, resolved
+	// once: the hot path does no label lookup.
+	byPayloadType [16]prometheus.Counter
+	packets       prometheus.Counter
+	statuses      prometheus.Counter
+	companion     prometheus.Counter
+	foreign       prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) metrics {
@@ -56,6 +60,9 @@ func newMetrics(reg prometheus.Registerer) metrics {
 			Name: "corescope_ingest_foreign_adverts_total",
 			Help: "Adverts outside geo_filter that were stored and flagged foreign.",
 		}),
+	}
+	for i := range m.byPayloadType {
+		m.byPayloadType[i] = m.payloadTypes.WithLabelValues(meshcore.PayloadTypeName(i))
 	}
 	if reg != nil {
 		reg.MustRegister(m.rejects, m.filtered, m.ignored, m.decodeErrors, m.payloadTypes, m.packets, m.statuses, m.companion, m.foreign)

@@ -189,7 +189,7 @@ func (t *Transformer) packet(m *etl.Message, env *uplink.Envelope, out []etl.Rec
 			Reason: "decode error: " + kind,
 		}})
 	}
-	t.m.payloadTypes.WithLabelValues(p.PayloadTypeName).Inc()
+	t.m.byPayloadType[p.PayloadType&0x0f].Inc()
 	pk := &etl.Packet{
 		Hash:           p.Hash,
 		RawHex:         env.Raw,
