@@ -1,9 +1,11 @@
 package statsfile
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -90,7 +92,7 @@ func TestPlantedTempSymlinkNotFollowed(t *testing.T) {
 	target := filepath.Join(dir, "victim")
 	os.WriteFile(target, []byte("precious"), 0o644)
 	path := filepath.Join(dir, "stats.json")
-	tmp := filepath.Join(dir, ".stats.json.tmp-"+itoa(os.Getpid()))
+	tmp := filepath.Join(dir, ".stats.json.tmp-"+strconv.Itoa(os.Getpid()))
 	if err := os.Symlink(target, tmp); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +109,7 @@ func TestFreshnessWhileRunning(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "stats.json")
 	w := NewWriter(path, 20*time.Millisecond, func() Counters { return Counters{} }, nil, nil)
 	done := make(chan struct{})
-	ctx, cancel := contextWithCancel()
+	ctx, cancel := context.WithCancel(context.Background())
 	go func() { w.Run(ctx); close(done) }()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
