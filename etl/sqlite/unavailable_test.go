@@ -35,8 +35,10 @@ func TestApplyReportsFullDatabaseAsUnavailable(t *testing.T) {
 	if !errors.Is(err, etl.ErrUnavailable) {
 		t.Fatalf("Apply on a full database: err = %v, want etl.ErrUnavailable", err)
 	}
-	// A record-level failure is not: an unmigrated file is refused as such.
-	if errors.Is(ErrNotMigrated, etl.ErrUnavailable) {
-		t.Fatal("ErrNotMigrated must not be an availability error")
+	// A failure of the records themselves is not about availability.
+	bad := packetRec("0000000000000001", "OBS", time.Now())
+	bad.Kind = 99
+	if _, err := db.Apply(ctx, []etl.Record{bad}); err == nil || errors.Is(err, etl.ErrUnavailable) {
+		t.Fatalf("Apply of an invalid record: err = %v, want an error that is not etl.ErrUnavailable", err)
 	}
 }
