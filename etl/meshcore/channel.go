@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -18,6 +19,65 @@ import (
 type ChannelKey struct {
 	Name string   // channel name as configured, e.g. "#test" or "public"
 	Key  [16]byte // AES-128 key
+	// Builtin marks a key that is known without configuration (see
+	// BuiltinKeys): a Keyring tries it after the configured keys and drops
+	// it when a configured key has the same name.
+	Builtin bool
+}
+
+// PublicChannelKey is the key of MeshCore's default "Public" channel.
+var PublicChannelKey = [16]byte{
+	0x8b, 0x33, 0x87, 0xe9, 0xc5, 0xcd, 0xea, 0x6a, 0xc9, 0xe5, 0xed, 0xba, 0xa1, 0x15, 0xcd, 0x72,
+}
+
+// PublicChannelName is the canonical spelling of the Public channel's name.
+const PublicChannelName = "Public"
+
+// BuiltinKeys returns the channel keys CoreScope knows without configuration
+// (head §2.14): "Public". They are marked Builtin, so NewKeyring gives them
+// the lowest priority whatever their position in its argument.
+func BuiltinKeys() []ChannelKey {
+	return []ChannelKey{{Name: PublicChannelName, Key: PublicChannelKey, Builtin: true}}
+}
+
+// NormalizeChannelName returns the canonical spelling of a channel name:
+// any name whose lower case is "public" becomes "Public"; other names are
+// returned unchanged (hashtag names are case-sensitive).
+func NormalizeChannelName(name string) string {
+	if len(name) == len(PublicChannelName) && strings.EqualFold(name, PublicChannelName) {
+		return PublicChannelName
+	}
+	return name
+}
+
+// NormalizeChannelKeys normalises the names of keys that have no priority
+// among themselves (e.g. one configuration map) with NormalizeChannelName.
+// When several keys end up with the same name, the one whose name was
+// already spelled canonically wins, otherwise the last one; the winner takes
+// the position of the first. dropped lists the original names of the keys
+// that lost, for a warning; it never contains key material.
+func NormalizeChannelKeys(keys []ChannelKey) (out []ChannelKey, dropped []string) {
+	at := make(map[string]int, len(keys))
+	orig := make([]string, 0, len(keys)) // original name of out[i]
+	for _, k := range keys {
+		name := NormalizeChannelName(k.Name)
+		i, dup := at[name]
+		switch {
+		case !dup:
+			at[name] = len(out)
+			orig = append(orig, k.Name)
+			k.Name = name
+			out = append(out, k)
+		case orig[i] == name && k.Name != name: // canonical spelling kept
+			dropped = append(dropped, k.Name)
+		default:
+			dropped = append(dropped, orig[i])
+			orig[i] = k.Name
+			k.Name = name
+			out[i] = k
+		}
+	}
+	return out, dropped
 }
 
 // HashtagKey derives the key of a hashtag channel (§12): a '#' is prefixed
@@ -32,16 +92,34 @@ func HashtagKey(name string) (normalised string, key [16]byte) {
 	return name, key
 }
 
+// Errors of ParseKeyHex. They never contain the key text (issue #14).
+var (
+	ErrKeyLength = errors.New("must be 32 hex characters")
+	ErrKeyHex    = errors.New("must contain only hex characters")
+)
+
 // ParseKeyHex parses a channel key written as exactly 32 hex characters.
+// Its errors (ErrKeyLength, ErrKeyHex) do not echo any of s.
 func ParseKeyHex(s string) ([16]byte, error) {
 	var key [16]byte
 	if len(s) != 2*len(key) {
-		return key, errors.New("channel key must be 32 hex characters")
+		return key, ErrKeyLength
 	}
 	if _, err := hex.Decode(key[:], []byte(s)); err != nil {
-		return [16]byte{}, errors.New("channel key: " + err.Error())
+		return [16]byte{}, ErrKeyHex
 	}
 	return key, nil
+}
+
+// ParseChannelKey parses the hex key of the named channel. The error names
+// the channel, never the key: `invalid channel key for "name": must be 32
+// hex characters`.
+func ParseChannelKey(name, hexKey string) (ChannelKey, error) {
+	k, err := ParseKeyHex(hexKey)
+	if err != nil {
+		return ChannelKey{}, fmt.Errorf("invalid channel key for %q: %w", name, err)
+	}
+	return ChannelKey{Name: name, Key: k}, nil
 }
 
 // ChannelHash returns the channel hash byte of a key: the first byte of
@@ -54,39 +132,69 @@ func ChannelHash(key [16]byte) byte {
 // Keyring is an immutable, ordered set of channel keys, safe for concurrent
 // use.
 //
+// Names are normalised with NormalizeChannelName, so a key configured as
+// "public" decrypts to channel "Public".
+//
 // Try order: the reference tries every key (in Go map order) and keeps the
 // first that passes the MAC and the text checks. A Keyring tries the keys
-// whose channel hash byte equals the packet's byte 0 first, in name order,
-// then all the others in name order. The result is the reference's
-// whenever at most one key passes, deterministic otherwise, and the right
-// key is normally the first one tried.
+// whose channel hash byte equals the packet's byte 0 first, then all the
+// others; within each of these two groups the configured keys come first in
+// name order, then the built-in ones in name order. The result is the
+// reference's whenever at most one key passes, deterministic otherwise, and
+// the right key is normally the first one tried.
 type Keyring struct {
-	keys []ringKey // sorted by name
+	keys []ringKey // configured keys by name, then built-in keys by name
 }
 
 type ringKey struct {
-	name  string
-	hash  byte
-	block cipher.Block
-	// ipad and opad are the marshaled SHA-256 states after absorbing
-	// (key ‖ 16 zero bytes) XOR ipad/opad: HMAC without rehashing the key.
-	ipad, opad []byte
+	name    string
+	hash    byte
+	builtin bool
+	block   cipher.Block
+	mac     hmacKey
 }
 
-// NewKeyring builds a Keyring. When two keys share a name the later one in
-// keys wins (pass keys from lowest to highest priority).
+// hmacKey holds the marshaled SHA-256 states after absorbing the padded key
+// XOR ipad/opad: HMAC-SHA256 without rehashing the key. HMAC pads its key
+// with zeros to the block size, so the states of a 16-byte key serve the
+// firmware's 32-byte channel secret (key ‖ 16 zeros) as well.
+type hmacKey struct{ ipad, opad []byte }
+
+func newHMACKey(key []byte) hmacKey {
+	var ipad, opad [sha256.BlockSize]byte
+	copy(ipad[:], key)
+	copy(opad[:], key)
+	for j := range ipad {
+		ipad[j] ^= 0x36
+		opad[j] ^= 0x5c
+	}
+	return hmacKey{hashState(ipad[:]), hashState(opad[:])}
+}
+
+// NewKeyring builds a Keyring. Names are normalised first. When two keys
+// share a name the later one in keys wins (pass keys from lowest to highest
+// priority), except that a built-in key never replaces a configured one and
+// is dropped when a configured key has its name.
 func NewKeyring(keys []ChannelKey) *Keyring {
 	byName := make(map[string]int, len(keys))
 	var uniq []ChannelKey
 	for _, k := range keys {
+		k.Name = NormalizeChannelName(k.Name)
 		if i, ok := byName[k.Name]; ok {
-			uniq[i] = k
+			if !k.Builtin || uniq[i].Builtin {
+				uniq[i] = k
+			}
 			continue
 		}
 		byName[k.Name] = len(uniq)
 		uniq = append(uniq, k)
 	}
-	sort.Slice(uniq, func(i, j int) bool { return uniq[i].Name < uniq[j].Name })
+	sort.Slice(uniq, func(i, j int) bool {
+		if uniq[i].Builtin != uniq[j].Builtin {
+			return !uniq[i].Builtin
+		}
+		return uniq[i].Name < uniq[j].Name
+	})
 
 	kr := &Keyring{keys: make([]ringKey, len(uniq))}
 	for i, k := range uniq {
@@ -94,20 +202,12 @@ func NewKeyring(keys []ChannelKey) *Keyring {
 		if err != nil {
 			panic(err) // unreachable: the key is 16 bytes
 		}
-		// The firmware channel secret is 32 bytes: the key then zeros.
-		var ipad, opad [sha256.BlockSize]byte
-		copy(ipad[:], k.Key[:])
-		copy(opad[:], k.Key[:])
-		for j := range ipad {
-			ipad[j] ^= 0x36
-			opad[j] ^= 0x5c
-		}
 		kr.keys[i] = ringKey{
-			name:  k.Name,
-			hash:  ChannelHash(k.Key),
-			block: block,
-			ipad:  hashState(ipad[:]),
-			opad:  hashState(opad[:]),
+			name:    k.Name,
+			hash:    ChannelHash(k.Key),
+			builtin: k.Builtin,
+			block:   block,
+			mac:     newHMACKey(k.Key[:]),
 		}
 	}
 	return kr
@@ -131,7 +231,8 @@ func (k *Keyring) Len() int {
 	return len(k.keys)
 }
 
-// Names returns the channel names in name order.
+// Names returns the channel names in try order: configured keys by name,
+// then built-in keys by name.
 func (k *Keyring) Names() []string {
 	if k == nil {
 		return nil
@@ -143,20 +244,26 @@ func (k *Keyring) Names() []string {
 	return names
 }
 
-// open checks the 2-byte MAC of ct under rk and AES-128-ECB decrypts it
-// into st.pt (§12 steps 1–3).
-func (st *scratch) open(rk *ringKey, mac, ct []byte) ([]byte, bool) {
-	if err := st.innerU.UnmarshalBinary(rk.ipad); err != nil {
+// hmac computes HMAC-SHA256 under k of prefix ‖ msg into st.sum.
+func (st *scratch) hmac(k *hmacKey, prefix, msg []byte) ([]byte, bool) {
+	if err := st.innerU.UnmarshalBinary(k.ipad); err != nil {
 		return nil, false
 	}
-	st.inner.Write(ct)
+	st.inner.Write(prefix)
+	st.inner.Write(msg)
 	sum := st.inner.Sum(st.sum[:0])
-	if err := st.outerU.UnmarshalBinary(rk.opad); err != nil {
+	if err := st.outerU.UnmarshalBinary(k.opad); err != nil {
 		return nil, false
 	}
 	st.outer.Write(sum)
-	sum = st.outer.Sum(st.sum[:0])
-	if sum[0] != mac[0] || sum[1] != mac[1] {
+	return st.outer.Sum(st.sum[:0]), true
+}
+
+// open checks the 2-byte MAC of ct under rk and AES-128-ECB decrypts it
+// into st.pt (§12 steps 1–3).
+func (st *scratch) open(rk *ringKey, mac, ct []byte) ([]byte, bool) {
+	sum, ok := st.hmac(&rk.mac, nil, ct)
+	if !ok || sum[0] != mac[0] || sum[1] != mac[1] {
 		return nil, false
 	}
 	if len(ct)%aes.BlockSize != 0 {

@@ -89,18 +89,22 @@ type Options struct {
 	// VerifySignatures checks advert Ed25519 signatures and adds
 	// signatureValid to their decoded_json (the ingestor's default is on).
 	VerifySignatures bool
+	// Regions are the transport-code region keys matched against
+	// transport-scoped packets (Packet.ScopeName); nil means none.
+	Regions *Regions
 }
 
 // Decoder decodes packets with fixed options. It is safe for concurrent use.
 type Decoder struct {
-	keys   *Keyring
-	verify bool
-	pool   sync.Pool // *scratch, reused buffers only
+	keys    *Keyring
+	regions *Regions
+	verify  bool
+	pool    sync.Pool // *scratch, reused buffers only
 }
 
 // NewDecoder returns a Decoder with the given options.
 func NewDecoder(opts Options) *Decoder {
-	return &Decoder{keys: opts.Keys, verify: opts.VerifySignatures}
+	return &Decoder{keys: opts.Keys, regions: opts.Regions, verify: opts.VerifySignatures}
 }
 
 // Decode parses one packet given as the hex string of the MQTT "raw" field.
@@ -142,9 +146,11 @@ type scratch struct {
 	signed [36 + MaxPayloadSize]byte
 	name   [3 * MaxPayloadSize]byte // sanitised advert name
 	sum    [sha256.Size]byte
-	js     []byte // decoded_json under construction
-	ar     []byte // string arena: every string of the Packet
-	pend   []pendingString
+	// typeByte is the payload type prefix of a region code's HMAC input.
+	typeByte [1]byte
+	js       []byte // decoded_json under construction
+	ar       []byte // string arena: every string of the Packet
+	pend     []pendingString
 
 	// inner and outer compute HMAC-SHA256 from precomputed key states.
 	inner, outer   hash.Hash
@@ -280,6 +286,11 @@ func (d *Decoder) decode(st *scratch, raw string) (*Packet, error) {
 		pkt.TransportCodes = &blk.tc
 		st.setLater(&blk.tc[0], st.arHex(buf[1:3], hexUpper))
 		st.setLater(&blk.tc[1], st.arHex(buf[3:5], hexUpper))
+		// Region scope (head §2.5): code1 0000 means unscoped.
+		if code1 := [2]byte{buf[1], buf[2]}; code1 != [2]byte{} {
+			pkt.TransportScoped = true
+			pkt.ScopeName = st.matchScope(d.regions, byte(ptype), payload, code1)
+		}
 	}
 
 	dc := decoding{

@@ -58,8 +58,8 @@ const collideCipher = "5076b7edcb5417138ea042d3c4a444711fb3" // MAC ‖ cipherte
 func TestKeyringOrder(t *testing.T) {
 	alphaName, alpha := HashtagKey("#alpha")
 	collName, coll := HashtagKey("#collide-171739")
-	keys := []ChannelKey{{collName, coll}, {alphaName, alpha}}
-	rev := []ChannelKey{{alphaName, alpha}, {collName, coll}}
+	keys := []ChannelKey{{Name: collName, Key: coll}, {Name: alphaName, Key: alpha}}
+	rev := []ChannelKey{{Name: alphaName, Key: alpha}, {Name: collName, Key: coll}}
 	for _, tc := range []struct {
 		chanByte byte
 		want     string
@@ -87,7 +87,7 @@ func TestKeyringOrder(t *testing.T) {
 	// name wins, whatever the input order.
 	_, k := HashtagKey("#same")
 	raw := grpTxtRaw(k, ChannelHash(k), 1700000000, "Ann: hi")
-	for _, ks := range [][]ChannelKey{{{"b-copy", k}, {"a-copy", k}}, {{"a-copy", k}, {"b-copy", k}}} {
+	for _, ks := range [][]ChannelKey{{{Name: "b-copy", Key: k}, {Name: "a-copy", Key: k}}, {{Name: "a-copy", Key: k}, {Name: "b-copy", Key: k}}} {
 		p, err := NewDecoder(Options{Keys: NewKeyring(ks)}).Decode(raw)
 		if err != nil || p.Channel != "a-copy" || p.ChannelHash != "a-copy" {
 			t.Fatalf("duplicate key: %v %q", err, p.Channel)
@@ -96,7 +96,7 @@ func TestKeyringOrder(t *testing.T) {
 
 	// Later duplicates of a name replace earlier ones.
 	_, other := HashtagKey("#other")
-	kr := NewKeyring([]ChannelKey{{"x", other}, {"x", k}})
+	kr := NewKeyring([]ChannelKey{{Name: "x", Key: other}, {Name: "x", Key: k}})
 	if kr.Len() != 1 {
 		t.Fatalf("Len = %d, want 1", kr.Len())
 	}
@@ -107,7 +107,7 @@ func TestKeyringOrder(t *testing.T) {
 
 func TestGroupTextParsing(t *testing.T) {
 	name, k := HashtagKey("#t")
-	dec := NewDecoder(Options{Keys: NewKeyring([]ChannelKey{{name, k}})})
+	dec := NewDecoder(Options{Keys: NewKeyring([]ChannelKey{{Name: name, Key: k}})})
 	for _, tc := range []struct {
 		text, want string // want: decoded_json tail after channel, or "" for failure
 	}{
@@ -237,10 +237,10 @@ func TestEmptyPayloads(t *testing.T) {
 		0x0C:             `{"type":"UNKNOWN"}`,
 		0x0D:             `{"type":"UNKNOWN"}`,
 		0x0E:             `{"type":"UNKNOWN"}`,
-		PayloadRawCustom: `{"type":"UNKNOWN"}`,
+		PayloadRawCustom: `{"type":"RAW_CUSTOM","rawLength":0}`,
 	}
 	_, k := HashtagKey("#test")
-	dec := NewDecoder(Options{Keys: NewKeyring([]ChannelKey{{"#test", k}}), VerifySignatures: true})
+	dec := NewDecoder(Options{Keys: NewKeyring([]ChannelKey{{Name: "#test", Key: k}}), VerifySignatures: true})
 	for ptype := 0; ptype < 16; ptype++ {
 		for route := 0; route < 4; route++ {
 			raw := fmt.Sprintf("%02X", ptype<<2|route)

@@ -13,6 +13,13 @@ type Packet struct {
 	// TransportCodes holds {code1, code2} as uppercase wire-order hex; nil
 	// unless the route type is TRANSPORT_FLOOD or TRANSPORT_DIRECT.
 	TransportCodes *[2]string
+	// TransportScoped reports a transport route (0 or 3) whose code1 is not
+	// 0000: transmissions.scope_name is then ScopeName ('' = unknown
+	// scope), and NULL otherwise.
+	TransportScoped bool
+	// ScopeName is the first configured region (Options.Regions, with its
+	// '#') whose code for this payload equals code1; "" when none matches.
+	ScopeName string
 
 	HashSize      int      // bytes per hop (0 for a zero-hop DIRECT packet)
 	HashCount     int      // number of hops
@@ -79,7 +86,8 @@ func (p *Packet) MarshalJSON() ([]byte, error) {
 }
 
 // AppendJSON appends one JSON object describing the packet: header,
-// transportCodes, path, anomaly, hash, type, decoded_json (embedded as JSON),
+// transportCodes, scopeName (transport-scoped packets only: the matched
+// region or ""), path, anomaly, hash, type, decoded_json (embedded as JSON),
 // columns, path_json (embedded), decryption status and channel, and for
 // adverts the validation and signature status.
 func (p *Packet) AppendJSON(dst []byte) []byte {
@@ -104,6 +112,10 @@ func (p *Packet) AppendJSON(dst []byte) []byte {
 		dst = appendKey(dst, "code2")
 		dst = appendString(dst, p.TransportCodes[1])
 		dst = append(dst, '}')
+	}
+	if p.TransportScoped {
+		dst = appendKey(dst, "scopeName")
+		dst = appendString(dst, p.ScopeName)
 	}
 
 	dst = appendKey(dst, "path")

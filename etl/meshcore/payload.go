@@ -26,7 +26,9 @@ func (dc *decoding) payload(p []byte) {
 		dc.multipart(p)
 	case PayloadControl:
 		dc.control(p)
-	default: // RAW_CUSTOM and the reserved types
+	case PayloadRawCustom:
+		dc.rawCustom(p)
+	default: // the reserved types 0x0C–0x0E
 		dc.begin("UNKNOWN")
 		if len(p) > 0 {
 			dc.hexField("raw", p)
@@ -97,7 +99,10 @@ func (dc *decoding) peer(p []byte) {
 	dc.end()
 }
 
-// ack decodes an ACK: the CRC as a little-endian u32 in 8 hex digits (§7.2).
+// ack decodes an ACK: the CRC as a little-endian u32 in 8 hex digits, then
+// the extended-ACK fields of firmware 1.16+ (§7.2, head §2.18): ackLen is
+// the payload length capped at 6, ackAttempt byte 4, ackRand byte 5; bytes
+// after the sixth are ignored.
 func (dc *decoding) ack(p []byte) {
 	if len(p) < 4 {
 		dc.errorPayload("ACK", p, errTooShort)
@@ -106,8 +111,22 @@ func (dc *decoding) ack(p []byte) {
 	dc.begin("ACK")
 	js := append(appendKey(dc.st.js, "extraHash"), '"')
 	js = appendHexU32(js, binary.LittleEndian.Uint32(p))
-	dc.st.js = append(js, '"')
+	js = append(js, '"')
+	dc.st.js = appendAckExt(js, "ackLen", "ackAttempt", "ackRand", p)
 	dc.end()
+}
+
+// appendAckExt appends the length (capped at 6), attempt (byte 4) and random
+// (byte 5) members of an extended ACK body a.
+func appendAckExt(js []byte, lenKey, attemptKey, randKey string, a []byte) []byte {
+	js = appendUint8(appendKey(js, lenKey), byte(min(len(a), 6)))
+	if len(a) >= 5 {
+		js = appendUint8(appendKey(js, attemptKey), a[4])
+	}
+	if len(a) >= 6 {
+		js = appendUint8(appendKey(js, randKey), a[5])
+	}
+	return js
 }
 
 // anonReq decodes ANON_REQ: dest hash, sender public key, MAC, ciphertext (§7.6).
@@ -172,8 +191,8 @@ func (dc *decoding) trace(p []byte) {
 	dc.end()
 }
 
-// multipart decodes MULTIPART: remaining count, inner type, inner ACK or
-// payload (§7.9).
+// multipart decodes MULTIPART: remaining count, inner type, inner ACK (with
+// the extended-ACK fields, head §2.18) or payload (§7.9).
 func (dc *decoding) multipart(p []byte) {
 	if len(p) < 1 {
 		dc.errorPayload("MULTIPART", p, errTooShort)
@@ -188,14 +207,26 @@ func (dc *decoding) multipart(p []byte) {
 	case inner == PayloadAck && len(p) >= 5:
 		js := append(appendKey(dc.st.js, "innerAckCrc"), '"')
 		js = appendHexU32(js, binary.LittleEndian.Uint32(p[1:5]))
-		dc.st.js = append(js, '"')
+		js = append(js, '"')
+		dc.st.js = appendAckExt(js, "innerAckLen", "innerAckAttempt", "innerAckRand", p[1:])
 	case len(p) > 1:
 		dc.hexField("innerPayload", p[1:])
 	}
 	dc.end()
 }
 
-// control decodes CONTROL: the raw payload, its first byte and length (§7.10).
+// Control subtypes (high nibble of CONTROL byte 0).
+const (
+	ctrlDiscoverReq  = 0x8
+	ctrlDiscoverResp = 0x9
+)
+
+// control decodes CONTROL: the raw payload, its first byte and length
+// (§7.10), then the node-discovery fields (head §2.18). DISCOVER_REQ:
+// filter (byte 1), tag (u32 LE, bytes 2–5) from 6 bytes on, since (u32 LE,
+// bytes 6–9) from 10. DISCOVER_RESP: node type (low nibble); from 6 bytes
+// on the SNR (int8 byte 1, unscaled), the tag (bytes 2–5) and a public key
+// prefix: 32 bytes when 32 follow the tag, else 8 when 8 follow.
 func (dc *decoding) control(p []byte) {
 	if len(p) < 1 {
 		dc.errorPayload("CONTROL", p, errTooShort)
@@ -206,5 +237,47 @@ func (dc *decoding) control(p []byte) {
 	dc.hexField("ctrlFlags", p[0:1])
 	dc.boolField("ctrlZeroHop", p[0]&0x80 != 0)
 	dc.intField("ctrlLength", int64(len(p)))
+	switch p[0] >> 4 {
+	case ctrlDiscoverReq:
+		dc.strField("ctrlSubtype", "DISCOVER_REQ")
+		if len(p) >= 6 {
+			dc.intField("ctrlFilter", int64(p[1]))
+			dc.intField("ctrlTag", int64(binary.LittleEndian.Uint32(p[2:6])))
+		}
+		if len(p) >= 10 {
+			dc.intField("ctrlSince", int64(binary.LittleEndian.Uint32(p[6:10])))
+		}
+	case ctrlDiscoverResp:
+		dc.strField("ctrlSubtype", "DISCOVER_RESP")
+		if len(p) >= 6 {
+			dc.intField("ctrlTag", int64(binary.LittleEndian.Uint32(p[2:6])))
+		}
+		dc.intField("ctrlNodeType", int64(p[0]&0x0f))
+		if len(p) >= 6 {
+			dc.intField("ctrlSNR", int64(int8(p[1])))
+			switch key := p[6:]; {
+			case len(key) >= 32:
+				dc.hexField("ctrlPubKey", key[:32])
+			case len(key) >= 8:
+				dc.hexField("ctrlPubKey", key[:8])
+			}
+		}
+	default:
+		dc.strField("ctrlSubtype", "UNKNOWN")
+	}
+	dc.end()
+}
+
+// rawCustom decodes RAW_CUSTOM: the raw bytes, their length and the first
+// byte as an upper-case hex tag (head §2.18).
+func (dc *decoding) rawCustom(p []byte) {
+	dc.begin("RAW_CUSTOM")
+	if len(p) > 0 {
+		dc.hexField("raw", p)
+	}
+	dc.intField("rawLength", int64(len(p)))
+	if len(p) > 0 {
+		dc.st.js = append(appendKey(dc.st.js, "firstByteTag"), '"', hexUpper[p[0]>>4], hexUpper[p[0]&0x0f], '"')
+	}
 	dc.end()
 }
