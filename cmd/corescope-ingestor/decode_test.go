@@ -16,7 +16,7 @@ const (
 	fixtureWardriving = "150359d69581d1666fd2abd32988b6ad68a307882c574a852481d99c18a0f6e249544a879182f8bb38375903332082b91043a0a4b189f9bbc6d8cc4bc94ca88d8e92d0d14664e87e"
 	// id=2: signed repeater advert "R5-D4 300D Rak", hash 09f282f70cc1ff60.
 	fixtureAdvert = "11427d1d1f5d300ddc9e145dbe6cb4d6c2d93c74e9f862f5e247783f64ef89a4732e68dd473c4c62c9697f70e27d27e4a0d3f001c4032a262c390f868b2c7df763b2171969f29dde33a01785f01b6e37e7a1d7ba39735cb6013ad3a7f00c76ae84623ef286f99c3ee60292ec9f3e02c688b9f852352d443420333030442052616b"
-	// id=78: GRP_TXT on the Public channel, stored channel_hash "public".
+	// id=78: GRP_TXT on the Public channel, stored channel_hash "public" (HEAD: "Public").
 	fixturePublic = "15022761113C8DE912DF39BB7200583576C678AF66C0956DAF7320F6DD2AA8C9E436C874FF672B"
 )
 
@@ -126,7 +126,7 @@ func TestDecodeCommandKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o := outs[0]; o.Channel != "public" || o.DecodedJSON.Text != "KK6MES-MC: 👽" || o.Hash != "254e7573c96ab3d8" {
+	if o := outs[0]; o.Channel != "Public" || o.DecodedJSON.Text != "KK6MES-MC: 👽" || o.Hash != "254e7573c96ab3d8" {
 		t.Errorf("public: %+v", o)
 	}
 	if o := outs[1]; o.Channel != "#wardriving" {
