@@ -11,6 +11,7 @@ type Message struct {
 	Topic    string    // MQTT topic, verbatim
 	Payload  []byte    // MQTT payload, verbatim
 	Retained bool      // the broker replayed a retained message
+	QoS      byte      // the QoS the message was delivered with
 	Received time.Time // wall clock when the source received it
 	// Ack acknowledges the message to the broker. It is called once, after the
 	// batch holding the message is committed. Nil for QoS 0 deliveries.
@@ -49,9 +50,10 @@ func (k Kind) String() string {
 // Packet, Status and Drop is set, as Kind says.
 type Record struct {
 	Kind Kind
-	// Time is the record's timestamp: the receipt time, or the publisher's
-	// timestamp when that is trustworthy. Rows store it as RFC 3339 UTC
-	// seconds (or epoch seconds for observations).
+	// Time is the record's timestamp: the receipt time (Message.Received),
+	// never the publisher's clock (head.md §2.2). Rows store it as RFC 3339
+	// UTC seconds (epoch seconds for observations and
+	// transmissions.last_seen).
 	Time     time.Time
 	Observer Observer
 	Packet   *Packet
@@ -64,6 +66,11 @@ type Observer struct {
 	ID   string // topic segment, verbatim (case kept); "" = unknown, no observer row
 	Name string // payload origin; "" keeps the stored name (written as NULL)
 	IATA string // region, trimmed and uppercased; "" keeps the stored value
+	// ClockSkew is how many seconds the observer's naive (zone-less) clock
+	// is ahead of the receipt time (negative: behind), truncated toward
+	// zero. Set on the raw-packet path only, when the skew is over 15
+	// minutes (head.md §2.3); it updates the observers.clock_* columns.
+	ClockSkew sql.Null[int64]
 }
 
 // Packet holds the column values of one received packet.
@@ -77,6 +84,10 @@ type Packet struct {
 	DecodedJSON    string
 	ChannelHash    string // "" = NULL
 	FromPubkey     string // "" = NULL
+	// Scope is transmissions.scope_name, written on insert only: NULL (not
+	// Valid) when the packet is not transport-scoped, "" when it is but no
+	// configured region matched, else the region name with its '#'.
+	Scope sql.Null[string]
 
 	// Observation (deduplicated by transmission, observer, path).
 	PathJSON  string // JSON array of uppercase hex hops; "[]" when none
@@ -103,6 +114,10 @@ type Node struct {
 	BatteryMV    sql.Null[int64]
 	TemperatureC sql.Null[float64]
 	Foreign      bool // the advert's position is outside geo_filter
+	// DefaultScope is the region ('#name') of a transport-scoped advert
+	// whose code matched a configured region; "" keeps the stored
+	// nodes.default_scope, which is never cleared.
+	DefaultScope string
 }
 
 // Status holds what an observer status message carries.
@@ -118,6 +133,9 @@ type Status struct {
 	BatteryMV     sql.Null[int64]
 	UptimeSecs    sql.Null[int64]
 	NoiseFloor    sql.Null[float64]
+	// CanRelay is the firmware's "repeat" flag; NULL (not Valid) when the
+	// status does not say, which keeps the stored observers.can_relay.
+	CanRelay sql.Null[bool]
 
 	// Metrics is the observer_metrics sample; nil when nothing was recognised.
 	Metrics *Metrics
@@ -138,7 +156,10 @@ type Metrics struct {
 
 // Drop is a dropped_packets row: a packet that was rejected, with the reason.
 type Drop struct {
-	Hash       string // content hash, or the raw-prefix fallback
+	// Hash is the content hash of a decoded packet; for a packet that does
+	// not decode, a digest of the whole raw string, so that distinct
+	// rejects stay distinct rows and a redelivery adds none.
+	Hash       string
 	RawHex     string
 	Reason     string // a short stable phrase, e.g. "invalid signature"
 	NodePubkey string // "" = NULL

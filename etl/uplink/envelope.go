@@ -139,6 +139,12 @@ type Envelope struct {
 	// is returned with location UTC.
 	Timestamp        time.Time
 	TimestampHasZone bool
+	// TimestampNaive is set when "timestamp" is a JSON string in the naive
+	// layout YYYY-MM-DDTHH:MM:SS[.fraction] (no zone, a 'T', no spaces):
+	// the publisher's local wall clock, read as UTC. Only such a timestamp
+	// can reveal an observer's clock skew (ClockSkew). Row times never come
+	// from Timestamp: they are the receipt time.
+	TimestampNaive bool
 
 	// Status (KindStatus).
 
@@ -187,4 +193,11 @@ type ObserverMeta struct {
 	PacketsSent sql.Null[int64]   // packets_sent, else sent
 	PacketsRecv sql.Null[int64]   // packets_recv, else packets_received, else recv
 	NoiseFloor  sql.Null[float64] // noise_floor
+
+	// CanRelay is the top-level "repeat" flag of firmware 1.16 (head.md
+	// §2.4): a JSON boolean, a number (non-zero is true), or a string that
+	// is, trimmed and lower-cased, on/true/1/yes or off/false/0/no. Any
+	// other value is unknown (not Valid). It does not count towards
+	// HasMeta: a status carrying only "repeat" writes no metrics sample.
+	CanRelay sql.Null[bool]
 }

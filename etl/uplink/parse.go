@@ -126,6 +126,7 @@ func Parse(topic string, payload []byte) (Envelope, error) {
 		env.Region = strings.TrimSpace(region)
 	}
 	env.Timestamp, env.TimestampHasZone = parseTimestamp(f.timestamp)
+	env.TimestampNaive = !env.TimestampHasZone && !env.Timestamp.IsZero() && naiveLayout(f.timestamp)
 
 	switch r {
 	case routeStatus:
@@ -225,7 +226,7 @@ type fields struct {
 
 	origin, originID, region, timestamp, length, status string
 
-	model, firmware, firmwareVersion, clientVersionSnake, clientVersionCamel, radio, stats string
+	model, firmware, firmwareVersion, clientVersionSnake, clientVersionCamel, radio, stats, repeat string
 
 	text, channelIdx, senderTimestamp string
 
@@ -284,6 +285,8 @@ func (f *fields) set(k, v string) {
 		f.radio = v
 	case "stats":
 		f.stats = v
+	case "repeat":
+		f.repeat = v
 	case "text":
 		f.text = v
 	case "channel_idx":
@@ -441,8 +444,33 @@ func (f *fields) meta() (m ObserverMeta, has bool) {
 	if n, ok := parseNumber(pick(st.noiseFloor, top.noiseFloor)); ok {
 		m.NoiseFloor = sql.Null[float64]{V: n, Valid: true}
 	}
+	m.CanRelay = parseRepeat(f.repeat)
 	has = m.Model != "" || m.Firmware != "" || m.ClientVersion != "" || m.Radio != "" ||
 		m.BatteryMV.Valid || m.UptimeSecs.Valid || m.TxAirSecs.Valid || m.RxAirSecs.Valid ||
 		m.RecvErrors.Valid || m.PacketsSent.Valid || m.PacketsRecv.Valid || m.NoiseFloor.Valid
 	return m, has
+}
+
+// parseRepeat reads a status "repeat" value (ObserverMeta.CanRelay).
+func parseRepeat(v string) sql.Null[bool] {
+	switch {
+	case v == "true":
+		return sql.Null[bool]{V: true, Valid: true}
+	case v == "false":
+		return sql.Null[bool]{V: false, Valid: true}
+	case v == "":
+	case v[0] == '"':
+		s, _ := decodeString(v)
+		switch strings.ToLower(strings.TrimSpace(s)) {
+		case "on", "true", "1", "yes":
+			return sql.Null[bool]{V: true, Valid: true}
+		case "off", "false", "0", "no":
+			return sql.Null[bool]{V: false, Valid: true}
+		}
+	case v[0] == '-' || isDigit(v[0]):
+		if n, err := strconv.ParseFloat(v, 64); err == nil {
+			return sql.Null[bool]{V: n != 0, Valid: true}
+		}
+	}
+	return sql.Null[bool]{}
 }

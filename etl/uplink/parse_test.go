@@ -356,7 +356,7 @@ func TestParse(t *testing.T) {
 			if !got.Timestamp.Equal(tt.wantTS) || got.TimestampHasZone != tt.tsZone {
 				t.Errorf("Timestamp = %v (zone %v), want %v (zone %v)", got.Timestamp, got.TimestampHasZone, tt.wantTS, tt.tsZone)
 			}
-			got.Timestamp, got.TimestampHasZone = time.Time{}, false
+			got.Timestamp, got.TimestampHasZone, got.TimestampNaive = time.Time{}, false, false
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Parse(%q):\n got %+v\nwant %+v", tt.topic, got, tt.want)
 			}

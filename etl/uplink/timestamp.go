@@ -169,3 +169,44 @@ func daysIn(month, year int) int {
 	}
 	return 31
 }
+
+// Clock-skew bounds (head.md §2.2 rules 3–5).
+const (
+	// SkewThreshold is the smallest distance between a naive publisher
+	// timestamp and the receipt time that counts as clock skew.
+	SkewThreshold = 15 * time.Minute
+	// skewMaxAhead and skewMaxBehind bound plausible clocks: a naive time
+	// further off is garbage (a wrong date), not a time zone, and records no
+	// skew.
+	skewMaxAhead  = 14 * time.Hour
+	skewMaxBehind = 30 * 24 * time.Hour
+)
+
+// naiveLayout reports whether the raw "timestamp" value v is a JSON string
+// in CoreScope's naive layout, YYYY-MM-DDTHH:MM:SS with an optional
+// fraction and no zone, without surrounding spaces. Call it only for a
+// value parseTimestamp read as a zone-less date-time.
+func naiveLayout(v string) bool {
+	if len(v) < 2 || v[0] != '"' {
+		return false
+	}
+	s, _ := decodeString(v)
+	return len(s) >= 19 && s[10] == 'T' && s == strings.TrimSpace(s)
+}
+
+// ClockSkew returns how far the publisher's naive clock is from now, the
+// receipt time, in whole seconds truncated toward zero (positive: the
+// observer's clock is ahead). ok is false unless Timestamp is naive
+// (TimestampNaive), at most 14 h ahead and 30 days behind now, and more
+// than SkewThreshold away from it (head.md §2.2 rules 1–5). A zoned
+// timestamp never reports skew: its offset says what the clock means.
+func (e *Envelope) ClockSkew(now time.Time) (secs int64, ok bool) {
+	if !e.TimestampNaive {
+		return 0, false
+	}
+	d := e.Timestamp.Sub(now)
+	if d > skewMaxAhead || d < -skewMaxBehind || (d <= SkewThreshold && d >= -SkewThreshold) {
+		return 0, false
+	}
+	return int64(d / time.Second), true
+}
