@@ -19,29 +19,29 @@ func newMetrics(s *Scheduler) *metrics {
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "corescope_job_runs_total",
 			Help: "Runs of each maintenance job, by result (success, error, skipped, timeout).",
-		}, []string{"job", "result"}),
+		}, []string{"job_name", "result"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "corescope_job_duration_seconds",
 			Help: "Duration of each maintenance job run that was not skipped.",
 			// 10 ms .. about 45 min.
 			Buckets: prometheus.ExponentialBuckets(0.01, 4, 10),
-		}, []string{"job"}),
+		}, []string{"job_name"}),
 		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "corescope_job_last_success_timestamp_seconds",
 			Help: "Unix time at which each job last finished successfully (dry runs excluded).",
-		}, []string{"job"}),
+		}, []string{"job_name"}),
 		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "corescope_job_rows_affected_total",
 			Help: "Rows changed by each job (dry runs excluded).",
-		}, []string{"job"}),
+		}, []string{"job_name"}),
 		running: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "corescope_job_running",
 			Help: "1 while a run of the job is in progress.",
-		}, []string{"job"}),
+		}, []string{"job_name"}),
 		next: nextRunCollector{
 			s: s,
 			desc: prometheus.NewDesc("corescope_job_next_run_timestamp_seconds",
-				"Unix time of each scheduled job's next run.", []string{"job"}, nil),
+				"Unix time of each scheduled job's next run.", []string{"job_name"}, nil),
 		},
 	}
 }

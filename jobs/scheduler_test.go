@@ -146,7 +146,7 @@ func TestScheduleFiresAtTheScheduledTime(t *testing.T) {
 		if fired := ts.get(); len(fired) != 0 {
 			t.Fatalf("fired early at %v", fired)
 		}
-		next := metric(t, h.reg, "corescope_job_next_run_timestamp_seconds", map[string]string{"job": "daily"})
+		next := metric(t, h.reg, "corescope_job_next_run_timestamp_seconds", map[string]string{"job_name": "daily"})
 		if want := float64(start.Add(3 * time.Hour).Unix()); next != want {
 			t.Errorf("next run metric = %v, want %v", next, want)
 		}
@@ -164,13 +164,13 @@ func TestScheduleFiresAtTheScheduledTime(t *testing.T) {
 		if err := h.stop(t); err != nil {
 			t.Fatal(err)
 		}
-		if got := metric(t, h.reg, "corescope_job_runs_total", map[string]string{"job": "daily", "result": "success"}); got != 2 {
+		if got := metric(t, h.reg, "corescope_job_runs_total", map[string]string{"job_name": "daily", "result": "success"}); got != 2 {
 			t.Errorf("runs_total{success} = %v, want 2", got)
 		}
-		if got := metric(t, h.reg, "corescope_job_rows_affected_total", map[string]string{"job": "daily"}); got != 14 {
+		if got := metric(t, h.reg, "corescope_job_rows_affected_total", map[string]string{"job_name": "daily"}); got != 14 {
 			t.Errorf("rows_affected_total = %v, want 14", got)
 		}
-		if got := metric(t, h.reg, "corescope_job_last_success_timestamp_seconds", map[string]string{"job": "daily"}); got != float64(start.Add(27*time.Hour).Unix()) {
+		if got := metric(t, h.reg, "corescope_job_last_success_timestamp_seconds", map[string]string{"job_name": "daily"}); got != float64(start.Add(27*time.Hour).Unix()) {
 			t.Errorf("last_success = %v", got)
 		}
 		runs := h.runs(t, "daily")
@@ -219,7 +219,7 @@ func TestOverlappingRunIsSkippedAndCounted(t *testing.T) {
 		if started.Load() != 1 {
 			t.Fatalf("started = %d, want 1", started.Load())
 		}
-		if got := metric(t, h.reg, "corescope_job_running", map[string]string{"job": "slow"}); got != 1 {
+		if got := metric(t, h.reg, "corescope_job_running", map[string]string{"job_name": "slow"}); got != 1 {
 			t.Errorf("running gauge = %v, want 1", got)
 		}
 		time.Sleep(2 * time.Minute) // two more firings while the first run is going
@@ -232,12 +232,12 @@ func TestOverlappingRunIsSkippedAndCounted(t *testing.T) {
 		if !errors.Is(err, jobs.ErrRunning) || run.Result != jobs.ResultSkipped {
 			t.Fatalf("RunNow = %+v, %v; want skipped, ErrRunning", run, err)
 		}
-		if got := metric(t, h.reg, "corescope_job_runs_total", map[string]string{"job": "slow", "result": "skipped"}); got != 3 {
+		if got := metric(t, h.reg, "corescope_job_runs_total", map[string]string{"job_name": "slow", "result": "skipped"}); got != 3 {
 			t.Errorf("runs_total{skipped} = %v, want 3", got)
 		}
 		close(release)
 		synctest.Wait()
-		if got := metric(t, h.reg, "corescope_job_running", map[string]string{"job": "slow"}); got != 0 {
+		if got := metric(t, h.reg, "corescope_job_running", map[string]string{"job_name": "slow"}); got != 0 {
 			t.Errorf("running gauge = %v, want 0", got)
 		}
 		time.Sleep(time.Minute)
@@ -281,7 +281,7 @@ func TestPanicIsRecoveredAndRecorded(t *testing.T) {
 		if len(runs) != 2 || runs[0].Result != jobs.ResultError || !strings.Contains(runs[0].Err, "panic: kaboom") {
 			t.Fatalf("history = %+v", runs)
 		}
-		if got := metric(t, h.reg, "corescope_job_runs_total", map[string]string{"job": "boom", "result": "error"}); got != 2 {
+		if got := metric(t, h.reg, "corescope_job_runs_total", map[string]string{"job_name": "boom", "result": "error"}); got != 2 {
 			t.Errorf("runs_total{error} = %v, want 2", got)
 		}
 		run, err := h.s.RunNow(t.Context(), "boom", false)
@@ -314,7 +314,7 @@ func TestTimeoutCancelsTheRun(t *testing.T) {
 		if len(runs) != 1 || runs[0].Result != jobs.ResultTimeout || runs[0].Rows != 3 || runs[0].Duration() != 30*time.Second {
 			t.Fatalf("history = %+v", runs)
 		}
-		if got := metric(t, h.reg, "corescope_job_runs_total", map[string]string{"job": "stuck", "result": "timeout"}); got != 1 {
+		if got := metric(t, h.reg, "corescope_job_runs_total", map[string]string{"job_name": "stuck", "result": "timeout"}); got != 1 {
 			t.Errorf("runs_total{timeout} = %v", got)
 		}
 		h.stop(t)
@@ -616,7 +616,7 @@ func TestHistoryBoundedThroughScheduler(t *testing.T) {
 		if got := len(h.runs(t, "m")); got != 4 {
 			t.Fatalf("history holds %d runs, want 4", got)
 		}
-		if got := metric(t, h.reg, "corescope_job_runs_total", map[string]string{"job": "m", "result": "success"}); got != 10 {
+		if got := metric(t, h.reg, "corescope_job_runs_total", map[string]string{"job_name": "m", "result": "success"}); got != 10 {
 			t.Errorf("runs_total = %v, want 10", got)
 		}
 	})
