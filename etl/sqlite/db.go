@@ -208,7 +208,7 @@ func (db *DB) Close() error {
 		if err := db.r.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close reader: %w", err))
 		}
-		ctx := context.Background()
+		ctx := WithComponent(context.Background(), ComponentOther)
 		if err := db.gate.acquire(ctx); err == nil {
 			if db.stmts != nil {
 				db.stmts.close()
@@ -312,6 +312,14 @@ type writerGate struct {
 	mu     sync.Mutex
 	ingest int
 	idle   chan struct{}
+
+	// perf measures every acquisition; see WriterPerf.
+	perf writerPerf
+	// The current holder's measurement, guarded by holding sem.
+	holder    string
+	heldSince time.Time
+	waited    time.Duration
+	contended bool
 }
 
 func newWriterGate() writerGate {
@@ -320,17 +328,36 @@ func newWriterGate() writerGate {
 	return writerGate{sem: make(chan struct{}, 1), idle: idle}
 }
 
-// acquire takes the writer, waiting as long as ctx allows.
+// acquire takes the writer, waiting as long as ctx allows. The wait and
+// the hold are measured under ctx's component label (WithComponent),
+// ComponentIngest when it has none.
 func (g *writerGate) acquire(ctx context.Context) error {
-	select {
-	case g.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return g.take(ctx, componentOf(ctx, ComponentIngest), time.Now(), false)
 }
 
-func (g *writerGate) release() { <-g.sem }
+// take takes the writer for component, which asked for it at asked;
+// contended says whether it already had to wait.
+func (g *writerGate) take(ctx context.Context, component string, asked time.Time, contended bool) error {
+	select {
+	case g.sem <- struct{}{}:
+	default:
+		contended = true
+		select {
+		case g.sem <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	now := time.Now()
+	g.holder, g.heldSince, g.waited, g.contended = component, now, now.Sub(asked), contended
+	return nil
+}
+
+// release gives the writer back and records the holder's wait and hold.
+func (g *writerGate) release() {
+	g.perf.record(g.holder, g.waited, time.Since(g.heldSince), g.contended)
+	<-g.sem
+}
 
 // enterIngest announces an Apply; leaveIngest ends it.
 func (g *writerGate) enterIngest() {
@@ -362,21 +389,27 @@ func (g *writerGate) ingestIdle() (<-chan struct{}, bool) {
 // acquireYielding takes the writer for maintenance: it first waits until no
 // Apply is waiting or running, and gives the writer back if an Apply
 // arrived while it was taking it.
+//
+// Its wait is measured from the first call, under ctx's component label
+// (ComponentMaintenance when it has none); yielding counts as contention.
 func (g *writerGate) acquireYielding(ctx context.Context) error {
+	component, asked, contended := componentOf(ctx, ComponentMaintenance), time.Now(), false
 	for {
-		idle, _ := g.ingestIdle()
+		idle, ok := g.ingestIdle()
+		contended = contended || !ok
 		select {
 		case <-idle:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		if err := g.acquire(ctx); err != nil {
+		if err := g.take(ctx, component, asked, contended); err != nil {
 			return err
 		}
 		if _, ok := g.ingestIdle(); ok {
 			return nil
 		}
-		g.release()
+		contended = true
+		<-g.sem // give it back unmeasured: the wait goes on
 	}
 }
 
