@@ -137,7 +137,8 @@ func (db *DB) MarkObserversInactiveChunk(ctx context.Context, cutoff time.Time, 
 // taken by position with SELECT * (spec §9 #12). A column added to nodes
 // and inactive_nodes must be added here.
 const nodeColumns = `public_key, name, role, lat, lon, last_seen, first_seen,
-    advert_count, battery_mv, temperature_c, foreign_advert`
+    advert_count, battery_mv, temperature_c, foreign_advert,
+    default_scope, multibyte_sup, multibyte_evidence`
 
 // MoveStaleNodesChunk moves up to limit nodes whose last_seen is before
 // cutoff into inactive_nodes, in one transaction: it inserts (or replaces

@@ -13,12 +13,15 @@ import (
 	"github.com/corescope/etl/migrations"
 )
 
-// coreScopeNames are CoreScope's _migrations names (spec §1.4), in order.
+// coreScopeNames are CoreScope's _migrations names (spec §1.4, head.md
+// §1.2) that are migration files here, in order.
 var coreScopeNames = []string{
 	"advert_count_unique_v1", "noise_floor_real_v1", "node_telemetry_v1", "obs_timestamp_index_v1",
 	"observer_metrics_v1", "observer_metrics_ts_idx", "observers_inactive_v1", "observer_metrics_packets_v1",
 	"channel_hash_v1", "dropped_packets_v1", "observations_raw_hex_v1", "observers_last_packet_at_v1",
 	"cleanup_legacy_null_hash_ts", "foreign_advert_v1", "from_pubkey_v1",
+	// head.md §1.2
+	"scope_name_v1", "nodes_default_scope_v1", "observers_clock_naive_v1", "obs_observer_ts_idx_v1",
 }
 
 func TestMigrationFiles(t *testing.T) {

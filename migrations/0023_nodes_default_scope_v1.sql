@@ -1,0 +1,5 @@
+-- The region scope of a node's newest matched transport ADVERT (head.md
+-- §2.6), on both node tables: a stale-node move copies rows column by
+-- column, so both tables keep the same column order.
+-- +etl add-column nodes default_scope TEXT DEFAULT NULL
+-- +etl add-column inactive_nodes default_scope TEXT DEFAULT NULL

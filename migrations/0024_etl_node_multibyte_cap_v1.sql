@@ -1,0 +1,9 @@
+-- The server's multi-byte capability cache (head.md §2.10): 0 unknown,
+-- 1 suspected, 2 confirmed, and the evidence string. The server scans
+-- multibyte_sup into a plain int, so it is NOT NULL. CoreScope has no
+-- marker for this step (dbschema.Apply probes the columns); the order, after
+-- default_scope, is HEAD's on both tables.
+-- +etl add-column nodes multibyte_sup INTEGER NOT NULL DEFAULT 0
+-- +etl add-column nodes multibyte_evidence TEXT
+-- +etl add-column inactive_nodes multibyte_sup INTEGER NOT NULL DEFAULT 0
+-- +etl add-column inactive_nodes multibyte_evidence TEXT

@@ -1,0 +1,4 @@
+-- Observer clock skew detected from naive envelope timestamps (head.md §2.3).
+-- +etl add-column observers clock_skew_seconds INTEGER DEFAULT NULL
+-- +etl add-column observers clock_skew_count_24h INTEGER DEFAULT 0
+-- +etl add-column observers clock_last_naive_at TEXT DEFAULT NULL

@@ -1,0 +1,5 @@
+-- Firmware 1.16 "repeat" flag of an observer (head.md §2.4): can_relay is
+-- the last value seen (1 until one is), can_relay_seen is 1 once any status
+-- carried the flag. CoreScope has no marker for this step.
+-- +etl add-column observers can_relay INTEGER DEFAULT 1
+-- +etl add-column observers can_relay_seen INTEGER DEFAULT 0
