@@ -77,6 +77,14 @@ const (
 	defaultWindow      = 1000 // unacknowledged publishes per client
 	defaultVerifyWait  = 2 * time.Minute
 	defaultSettle      = 3 * time.Second
+
+	// -demo: a gentle, realistic stream into the quick-start daemon's
+	// embedded broker (etc/quickstart.yaml), for ten minutes.
+	demoBroker    = "tcp://127.0.0.1:1884"
+	demoRate      = 10
+	demoObservers = 4
+	demoNodes     = 40
+	demoDuration  = 10 * time.Minute
 )
 
 // options are the parsed flags.
@@ -100,6 +108,7 @@ type options struct {
 	verifyDB      string
 	verifyTimeout time.Duration
 	settle        time.Duration
+	demo          bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -125,11 +134,28 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.verifyDB, "verify-db", "", "after publishing, poll this SQLite database (read-only) and report what was stored")
 	fs.DurationVar(&o.verifyTimeout, "verify-timeout", defaultVerifyWait, "longest wait for the database after publishing")
 	fs.DurationVar(&o.settle, "verify-settle", defaultSettle, "the database counts must stay unchanged this long to be final")
+	fs.BoolVar(&o.demo, "demo", false, fmt.Sprintf("demo stream for the quick start: -broker %s -rate %d -observers %d -nodes %d -duration %s (explicit flags win)",
+		demoBroker, demoRate, demoObservers, demoNodes, demoDuration))
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
 		}
 		return o, usageError{err}
+	}
+	if o.demo {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for name, apply := range map[string]func(){
+			"broker":    func() { o.broker = demoBroker },
+			"rate":      func() { o.rate = demoRate },
+			"observers": func() { o.observers = demoObservers },
+			"nodes":     func() { o.nodes = demoNodes },
+			"duration":  func() { o.duration = demoDuration },
+		} {
+			if !set[name] {
+				apply()
+			}
+		}
 	}
 	if fs.NArg() > 0 {
 		return o, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}

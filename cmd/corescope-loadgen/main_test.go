@@ -33,6 +33,13 @@ func TestParseFlags(t *testing.T) {
 	if o, _ := parseFlags([]string{"-duration", "5s"}, io.Discard); o.count != 0 {
 		t.Errorf("-duration alone kept the default count %d", o.count)
 	}
+	o, err = parseFlags([]string{"-demo", "-rate", "3"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.broker != demoBroker || o.rate != 3 || o.observers != demoObservers || o.duration != demoDuration || o.count != 0 {
+		t.Errorf("-demo -rate 3: %+v", o)
+	}
 	bad := [][]string{
 		{"-rate", "-1"}, {"-count", "-2"}, {"-observers", "0"}, {"-qos", "2"}, {"-clients", "0"},
 		{"-malformed-rate", "1.5"}, {"-advert-share", "-0.1"}, {"-broker", "localhost"},
