@@ -41,7 +41,7 @@ type Options struct {
 type DB struct {
 	path string
 	log  *slog.Logger
-	lock *os.File
+	lock *writerLock
 
 	w *sql.DB // write pool: exactly one connection
 	r *sql.DB // read-only pool
@@ -58,8 +58,9 @@ type DB struct {
 }
 
 // Open opens (creating it if needed) the database at path as its single
-// writer. It takes the writer lock <path>-ingestor.lock first and returns a
-// wrapped *LockedError (errors.Is(err, ErrLocked)) when another process holds
+// writer. It first takes the writer lock, on the file's identity (any path,
+// symlink or hard link to it) and on <path>-ingestor.lock, and returns a
+// wrapped *LockedError (errors.Is(err, ErrLocked)) when another writer holds
 // it. Open does not migrate: call Migrate before Apply.
 func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if opts.BusyTimeout <= 0 {

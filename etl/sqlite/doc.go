@@ -1,8 +1,9 @@
 // Package sqlite is the SQLite sink of the ETL: it owns the database file of
 // CoreScope as its single writer and holds all the SQL of the project.
 //
-// Open takes an exclusive advisory lock next to the file (a second writer
-// process is refused with ErrLocked), opens one write connection and a small
+// Open takes an exclusive advisory lock on the file itself and on a lock
+// file next to it (a second writer, through any path to the same file, is
+// refused with ErrLocked), opens one write connection and a small
 // read-only pool, and sets the pragmas the workload needs (WAL,
 // synchronous=NORMAL, busy_timeout, foreign_keys, auto_vacuum=INCREMENTAL on
 // new files). Migrate applies the embedded migrations of package migrations.
