@@ -1,7 +1,9 @@
 // Package maintenance holds CoreScope's maintenance jobs, one file per job:
 // prune old packets, prune old metrics and dropped packets, mark stale
 // observers inactive, move stale nodes to inactive_nodes, incremental
-// vacuum, the startup full vacuum and the WAL checkpoint.
+// vacuum, the startup full vacuum and the WAL checkpoint; and the derived
+// data CoreScope's server reads from its writer: the neighbour graph
+// (neighborEdges, pruneNeighborEdges).
 //
 // Each job is a jobs.Job that does one pass: a loop of bounded chunks, each
 // one short write transaction in the Store, which yields to ingest before
@@ -26,4 +28,18 @@ const (
 	NameVacuum         = "vacuum"
 	NameWALCheckpoint  = "walCheckpoint"
 	NameFullVacuum     = "fullVacuum"
+	// NameNeighborEdges builds neighbor_edges and refreshes the resolver
+	// of observations.resolved_path; NamePruneNeighborEdges deletes old
+	// edges.
+	NameNeighborEdges      = "neighborEdges"
+	NamePruneNeighborEdges = "pruneNeighborEdges"
+)
+
+// Names of the startup backfills that bring a file written by an older
+// CoreScope up to what today's server reads (head.md §1.2, §2.13, §2.14).
+const (
+	NameBackfillLastSeen       = "backfillLastSeen"
+	NameBackfillFromPubkey     = "backfillFromPubkey"
+	NameNormalizePublicChannel = "normalizePublicChannel"
+	NameLowercaseNodeKeys      = "lowercaseNodeKeys"
 )

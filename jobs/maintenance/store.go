@@ -78,6 +78,11 @@ type Store interface {
 	NodeStore
 	VacuumStore
 	CheckpointStore
+	LastSeenStore
+	FromPubkeyStore
+	PublicChannelStore
+	NodeKeyStore
+	NeighborEdgesStore
 }
 
 // PathJSONStore is what BackfillPathJSON needs.
