@@ -41,7 +41,8 @@ func TestWriterPerfByComponent(t *testing.T) {
 func TestWriterGateContention(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		g := newWriterGate()
+		db := &DB{gate: newWriterGate()}
+		g := &db.gate
 
 		g.enterIngest()
 		done := make(chan error)
@@ -65,7 +66,6 @@ func TestWriterGateContention(t *testing.T) {
 		}
 		g.release()
 
-		db := &DB{gate: g}
 		perf := db.WriterPerf()
 		if got := perf["job"]; got.Count != 2 || got.ContentionTotal != 1 || got.HoldMax != 1 {
 			t.Errorf("job = %+v, want count 2, contention 1, hold max 1 ms", got)
