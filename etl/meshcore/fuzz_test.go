@@ -14,19 +14,33 @@ var errorKinds = map[string]bool{
 	KindInvalidPathEncoding: true, KindPathExceedsBuffer: true, KindPayloadTooLarge: true,
 }
 
+// fuzzRegions are the regions of the fuzzed decoder with regions.
+var fuzzRegions = []string{"#test", "#belgium", "#c-67902", "#a", "#b"}
+
 // FuzzDecode checks that no input panics and that every decoded packet keeps
 // the invariants. Each input is decoded as the raw string and, hex-encoded,
-// as packet bytes.
+// as packet bytes. Seeds: the seed-era and HEAD vectors plus CONTROL, ACK,
+// RAW_CUSTOM and transport-scoped packets.
 func FuzzDecode(f *testing.F) {
 	vs := loadVectors(f)
-	for _, v := range vs {
+	seeds := append(append([]vector(nil), vs...), loadHeadVectors(f)...)
+	for _, v := range seeds {
 		f.Add(v.Raw)
 		if b, err := hex.DecodeString(strings.NewReplacer(" ", "", "\r", "", "\n", "").Replace(v.Raw)); err == nil {
 			f.Add(string(b))
 		}
 	}
+	for _, raw := range []string{
+		"0D00AABBCCDD0203", "2A0003AABBCCDD04C3EE", // extended ACK, MULTIPART inner ACK
+		"2E0080020102030405060708", "2E00920010443322110001020304050607", "2E00B0", // CONTROL
+		"3E00", "3E00FFFE", "7D00A5DEADBEEF", // RAW_CUSTOM
+		"142AB500000068656C6C6F", "174A750000000268656C6C6F", "140100000000703436393035", // transport
+	} {
+		f.Add(raw)
+	}
+	keys := append(BuiltinKeys(), vectorKeys(f, vs[152])...)
 	decs := []*Decoder{
-		NewDecoder(Options{Keys: keyringFor(f, vs[152]), VerifySignatures: true}),
+		NewDecoder(Options{Keys: NewKeyring(keys), VerifySignatures: true, Regions: NewRegions(fuzzRegions)}),
 		NewDecoder(Options{}),
 	}
 	f.Fuzz(func(t *testing.T, in string) {
@@ -90,6 +104,7 @@ func checkDecode(t *testing.T, dec *Decoder, raw string) {
 	if p.ChannelHash != "" && p.PayloadType != PayloadGrpTxt {
 		t.Fatalf("Decode(%q): channel_hash %q on type %d", raw, p.ChannelHash, p.PayloadType)
 	}
+	checkScope(t, dec, raw, p)
 	if b, err := json.Marshal(p); err != nil || !json.Valid(b) {
 		t.Fatalf("Decode(%q): summary %v %s", raw, err, b)
 	}
@@ -128,4 +143,27 @@ func referenceContentHash(raw string) string {
 	}
 	sum := sha256.Sum256(append(in, buf[start:]...))
 	return hex.EncodeToString(sum[:8])
+}
+
+// checkScope checks the transport-scope fields against refRegionCode.
+func checkScope(t *testing.T, dec *Decoder, raw string, p *Packet) {
+	transport := p.RouteType == RouteTransportFlood || p.RouteType == RouteTransportDirect
+	if p.TransportScoped != (transport && p.TransportCodes[0] != "0000") {
+		t.Fatalf("Decode(%q): TransportScoped %v, codes %v", raw, p.TransportScoped, p.TransportCodes)
+	}
+	want := ""
+	if p.TransportScoped {
+		b, _ := hex.DecodeString(strings.NewReplacer(" ", "", "\r", "", "\n", "").Replace(raw))
+		pb := b[5]
+		payload := b[6+(int(pb>>6)+1)*int(pb&0x3f):]
+		for _, name := range dec.regions.Names() {
+			if len(payload) > 0 && refRegionCode(name, byte(p.PayloadType), payload) == [2]byte{b[1], b[2]} {
+				want = name
+				break
+			}
+		}
+	}
+	if p.ScopeName != want {
+		t.Fatalf("Decode(%q): ScopeName %q, want %q", raw, p.ScopeName, want)
+	}
 }

@@ -110,15 +110,21 @@ func keyringFor(tb testing.TB, v vector) *Keyring {
 	if len(v.ChannelKeys) == 0 {
 		return nil
 	}
+	return NewKeyring(vectorKeys(tb, v))
+}
+
+// vectorKeys parses a vector's channel keys.
+func vectorKeys(tb testing.TB, v vector) []ChannelKey {
+	tb.Helper()
 	var keys []ChannelKey
 	for name, h := range v.ChannelKeys {
-		k, err := ParseKeyHex(h)
+		k, err := ParseChannelKey(name, h)
 		if err != nil {
-			tb.Fatalf("key %q: %v", name, err)
+			tb.Fatal(err)
 		}
-		keys = append(keys, ChannelKey{Name: name, Key: k})
+		keys = append(keys, k)
 	}
-	return NewKeyring(keys)
+	return keys
 }
 
 func TestVectorsCopyUpToDate(t *testing.T) {
