@@ -20,36 +20,72 @@ var ErrNotMigrated = errors.New("database is not migrated")
 
 // The ingest statements, prepared once on the write connection.
 const (
+	// A new transmission's last_seen is its first copy's epoch second
+	// (head.md §2.7); scope_name is written here only, never by a
+	// duplicate (§2.5).
 	sqlTxInsert = `INSERT INTO transmissions
-    (raw_hex, hash, first_seen, route_type, payload_type, payload_version, decoded_json, channel_hash, from_pubkey)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    (raw_hex, hash, first_seen, route_type, payload_type, payload_version, decoded_json, channel_hash, from_pubkey, last_seen, scope_name)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT(hash) DO NOTHING`
 
-	sqlTxGet = `SELECT id, first_seen FROM transmissions WHERE hash = ?`
+	sqlTxGet = `SELECT id, first_seen, last_seen FROM transmissions WHERE hash = ?`
 
 	// spec §9 #3: a copy with an earlier time lowers first_seen.
 	sqlTxLower = `UPDATE transmissions SET first_seen = ? WHERE id = ?`
 
+	// head.md §2.7: after an observation write, last_seen rises to its
+	// epoch second; it never decreases.
+	sqlTxLastSeen = `UPDATE transmissions SET last_seen = ?2 WHERE id = ?1 AND last_seen < ?2`
+
+	// Times in the observer and node upserts use head.md §2.2's clamp form
+	// MAX(MIN(COALESCE(stored, ''), now), t): monotone for stored times up
+	// to now (a late, older record never moves them back), while a stored
+	// time in the future (a clock that was wrong) is pulled down to now.
+
 	// The packet-path observer upsert (spec §2.7a with §9 #4, #9): "" is
-	// bound as NULL so it never blanks a stored name; times only move
-	// forward; a packet reactivates a soft-deleted observer.
-	sqlObserverPacket = `INSERT INTO observers (id, name, iata, last_seen, first_seen, packet_count, last_packet_at)
-VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?4)
+	// bound as NULL so it never blanks a stored name; a packet reactivates
+	// a soft-deleted observer. ?6 is the observer's naive-clock skew in
+	// seconds (NULL: none), recorded per head.md §2.3 with its 24 h rolling
+	// count (?8 = t − 24 h, compared as text); ?7 is now.
+	sqlObserverPacket = `INSERT INTO observers (id, name, iata, last_seen, first_seen, packet_count, last_packet_at,
+    clock_skew_seconds, clock_skew_count_24h, clock_last_naive_at)
+VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?4, ?6, CASE WHEN ?6 IS NULL THEN 0 ELSE 1 END, CASE WHEN ?6 IS NULL THEN NULL ELSE ?4 END)
 ON CONFLICT(id) DO UPDATE SET
     name = COALESCE(excluded.name, name),
     iata = COALESCE(excluded.iata, iata),
-    last_seen = CASE WHEN last_seen IS NULL OR excluded.last_seen > last_seen THEN excluded.last_seen ELSE last_seen END,
-    last_packet_at = CASE WHEN last_packet_at IS NULL OR excluded.last_packet_at > last_packet_at THEN excluded.last_packet_at ELSE last_packet_at END,
+    last_seen = MAX(MIN(COALESCE(last_seen, ''), ?7), excluded.last_seen),
+    last_packet_at = MAX(MIN(COALESCE(last_packet_at, ''), ?7), excluded.last_packet_at),
     packet_count = COALESCE(packet_count, 0) + excluded.packet_count,
-    inactive = 0`
+    inactive = 0,
+    clock_skew_seconds = COALESCE(?6, clock_skew_seconds),
+    clock_skew_count_24h = CASE WHEN ?6 IS NULL THEN clock_skew_count_24h
+                                WHEN clock_last_naive_at IS NULL OR clock_last_naive_at < ?8 THEN 1
+                                ELSE COALESCE(clock_skew_count_24h, 0) + 1 END,
+    clock_last_naive_at = COALESCE(excluded.clock_last_naive_at, clock_last_naive_at)`
+
+	// The clock skew of a dropped packet's observer (head.md §2.3), which
+	// no packet upsert records. An observer first seen this way gets its
+	// first_seen and last_seen like any other (CoreScope's leaves them
+	// NULL); packet_count stays 0. ?5 = t − 24 h.
+	sqlObserverSkew = `INSERT INTO observers
+    (id, name, iata, last_seen, first_seen, clock_skew_seconds, clock_skew_count_24h, clock_last_naive_at)
+VALUES (?1, ?2, ?3, ?4, ?4, ?6, 1, ?4)
+ON CONFLICT(id) DO UPDATE SET
+    clock_skew_seconds = excluded.clock_skew_seconds,
+    clock_skew_count_24h = CASE WHEN clock_last_naive_at IS NULL OR clock_last_naive_at < ?5 THEN 1
+                                ELSE COALESCE(clock_skew_count_24h, 0) + 1 END,
+    clock_last_naive_at = excluded.clock_last_naive_at`
 
 	// The status-path observer upsert (spec §2.7b with §9 #9, #10): meta
 	// fields COALESCE(new, old); packet_count untouched (0 on insert); a
 	// retained replay (?12 = 1) fills metadata but leaves last_seen and
-	// inactive alone.
+	// inactive alone. ?13 is the "repeat" flag, 1/0/NULL (head.md §2.4):
+	// NULL keeps can_relay (1 on insert), and can_relay_seen, once 1,
+	// stays 1. ?14 is now.
 	sqlObserverStatus = `INSERT INTO observers
-    (id, name, iata, last_seen, first_seen, packet_count, model, firmware, client_version, radio, battery_mv, uptime_secs, noise_floor)
-VALUES (?1, ?2, ?3, ?4, ?4, 0, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+    (id, name, iata, last_seen, first_seen, packet_count, model, firmware, client_version, radio, battery_mv, uptime_secs, noise_floor,
+     can_relay, can_relay_seen)
+VALUES (?1, ?2, ?3, ?4, ?4, 0, ?5, ?6, ?7, ?8, ?9, ?10, ?11, COALESCE(?13, 1), ?13 IS NOT NULL)
 ON CONFLICT(id) DO UPDATE SET
     name = COALESCE(excluded.name, name),
     iata = COALESCE(excluded.iata, iata),
@@ -60,9 +96,9 @@ ON CONFLICT(id) DO UPDATE SET
     battery_mv = COALESCE(excluded.battery_mv, battery_mv),
     uptime_secs = COALESCE(excluded.uptime_secs, uptime_secs),
     noise_floor = COALESCE(excluded.noise_floor, noise_floor),
-    last_seen = CASE WHEN ?12 THEN last_seen
-                     WHEN last_seen IS NULL OR excluded.last_seen > last_seen THEN excluded.last_seen
-                     ELSE last_seen END,
+    can_relay = COALESCE(?13, can_relay),
+    can_relay_seen = CASE WHEN ?13 IS NULL THEN can_relay_seen ELSE 1 END,
+    last_seen = CASE WHEN ?12 THEN last_seen ELSE MAX(MIN(COALESCE(last_seen, ''), ?14), excluded.last_seen) END,
     inactive = CASE WHEN ?12 THEN inactive ELSE 0 END`
 
 	sqlObserverRowid = `SELECT rowid FROM observers WHERE id = ?`
@@ -90,27 +126,33 @@ WHERE transmission_id = ? AND observer_idx IS NULL AND COALESCE(path_json, '') =
 WHERE id = ?1`
 
 	// spec §9 #12: a node that advertises again leaves inactive_nodes; its
-	// stored row (first_seen, advert_count, …) comes back with it.
+	// stored row (first_seen, advert_count, default_scope, the server's
+	// multi-byte capability, …) comes back with it.
 	sqlNodeLeaveInactive = `DELETE FROM inactive_nodes WHERE public_key = ?
-RETURNING name, role, lat, lon, last_seen, first_seen, advert_count, battery_mv, temperature_c, foreign_advert`
+RETURNING name, role, lat, lon, last_seen, first_seen, advert_count, battery_mv, temperature_c, foreign_advert,
+    default_scope, multibyte_sup, multibyte_evidence`
 
 	sqlNodeRestore = `INSERT INTO nodes
-    (public_key, name, role, lat, lon, last_seen, first_seen, advert_count, battery_mv, temperature_c, foreign_advert)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    (public_key, name, role, lat, lon, last_seen, first_seen, advert_count, battery_mv, temperature_c, foreign_advert,
+     default_scope, multibyte_sup, multibyte_evidence)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?, 0), ?)
 ON CONFLICT(public_key) DO NOTHING`
 
 	// spec §2.6 with §9 #9 (NULL keeps the stored value) and #11
 	// (foreign_advert follows the latest located advert, not sticky).
-	// ?7 is 1 when the advert's transmission is new, else 0.
+	// ?7 is 1 when the advert's transmission is new, else 0. ?11 is the
+	// region of a matched transport advert (head.md §2.6; NULL keeps the
+	// stored one: default_scope is never cleared); ?12 is now.
 	sqlNodeUpsert = `INSERT INTO nodes
-    (public_key, name, role, lat, lon, last_seen, first_seen, advert_count, battery_mv, temperature_c, foreign_advert)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10)
+    (public_key, name, role, lat, lon, last_seen, first_seen, advert_count, battery_mv, temperature_c, foreign_advert, default_scope)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10, ?11)
 ON CONFLICT(public_key) DO UPDATE SET
     name = COALESCE(excluded.name, name),
     role = COALESCE(excluded.role, role),
     lat = COALESCE(excluded.lat, lat),
     lon = COALESCE(excluded.lon, lon),
-    last_seen = CASE WHEN last_seen IS NULL OR excluded.last_seen > last_seen THEN excluded.last_seen ELSE last_seen END,
+    default_scope = COALESCE(excluded.default_scope, default_scope),
+    last_seen = MAX(MIN(COALESCE(last_seen, ''), ?12), excluded.last_seen),
     first_seen = CASE WHEN first_seen IS NULL OR excluded.first_seen < first_seen THEN excluded.first_seen ELSE first_seen END,
     advert_count = COALESCE(advert_count, 0) + excluded.advert_count,
     battery_mv = COALESCE(excluded.battery_mv, battery_mv),
@@ -132,8 +174,9 @@ WHERE NOT EXISTS (SELECT 1 FROM dropped_packets WHERE observer_id IS ?4 AND hash
 
 // applyStmts are the ingest statements prepared on the write connection.
 type applyStmts struct {
-	txInsert, txGet, txLower                      *sql.Stmt
+	txInsert, txGet, txLower, txLastSeen          *sql.Stmt
 	observerPacket, observerStatus, observerRowid *sql.Stmt
+	observerSkew                                  *sql.Stmt
 	obsInsert, obsMerge, obsFindNull, obsMergeID  *sql.Stmt
 	nodeLeaveInactive, nodeRestore, nodeUpsert    *sql.Stmt
 	metricsReplace, droppedInsert                 *sql.Stmt
@@ -146,8 +189,9 @@ func prepareApplyStmts(ctx context.Context, db *sql.DB) (*applyStmts, error) {
 		dst **sql.Stmt
 		sql string
 	}{
-		{&s.txInsert, sqlTxInsert}, {&s.txGet, sqlTxGet}, {&s.txLower, sqlTxLower},
+		{&s.txInsert, sqlTxInsert}, {&s.txGet, sqlTxGet}, {&s.txLower, sqlTxLower}, {&s.txLastSeen, sqlTxLastSeen},
 		{&s.observerPacket, sqlObserverPacket}, {&s.observerStatus, sqlObserverStatus}, {&s.observerRowid, sqlObserverRowid},
+		{&s.observerSkew, sqlObserverSkew},
 		{&s.obsInsert, sqlObsInsert}, {&s.obsMerge, sqlObsMerge}, {&s.obsFindNull, sqlObsFindNull}, {&s.obsMergeID, sqlObsMergeID},
 		{&s.nodeLeaveInactive, sqlNodeLeaveInactive}, {&s.nodeRestore, sqlNodeRestore}, {&s.nodeUpsert, sqlNodeUpsert},
 		{&s.metricsReplace, sqlMetricsReplace}, {&s.droppedInsert, sqlDroppedInsert},
@@ -245,7 +289,8 @@ func (db *DB) applyLocked(ctx context.Context, recs []etl.Record) (res etl.Apply
 			tx.Rollback()
 		}
 	}()
-	b := batch{db: db, ctx: ctx, tx: tx, now: time.Now()}
+	now := time.Now()
+	b := batch{db: db, ctx: ctx, tx: tx, now: now, nowText: now.UTC().Format(time.RFC3339)}
 	for i := range recs {
 		r := &recs[i]
 		switch r.Kind {
@@ -275,9 +320,11 @@ type batch struct {
 	ctx context.Context
 	tx  *sql.Tx
 	now time.Time // stands in for a record without a Time
-	res etl.ApplyResult
+	// nowText is now as RFC 3339: the clamp for stored times (head.md §2.2).
+	nowText string
+	res     etl.ApplyResult
 
-	st [16]*sql.Stmt
+	st [slotCount]*sql.Stmt
 }
 
 // recordTime is the record's time, or the batch's start for a record
@@ -313,6 +360,9 @@ const (
 	slotNodeUpsert
 	slotMetricsReplace
 	slotDroppedInsert
+	slotTxLastSeen
+	slotObserverSkew
+	slotCount
 )
 
 func (b *batch) packet(r *etl.Record) error {
@@ -338,7 +388,7 @@ func (b *batch) packet(r *etl.Record) error {
 	}
 
 	// Transmission: one insert-or-get (spec §9 #3).
-	txID, isNew, err := b.transmission(p, ts)
+	txID, isNew, lastSeen, err := b.transmission(p, ts, t.Unix())
 	if err != nil {
 		return err
 	}
@@ -389,6 +439,16 @@ func (b *batch) packet(r *etl.Record) error {
 		}
 	}
 
+	// head.md §2.7: the observation just written raises last_seen. The
+	// stored value is known from the insert-or-get, so a copy no newer
+	// than it (the usual case: a new transmission, or copies heard in the
+	// same second) costs no statement.
+	if epoch := t.Unix(); epoch > lastSeen {
+		if _, err := b.stmt(slotTxLastSeen, st.txLastSeen).ExecContext(b.ctx, txID, epoch); err != nil {
+			return fmt.Errorf("update transmission last_seen: %w", err)
+		}
+	}
+
 	if p.Node != nil {
 		if err := b.node(p.Node, ts, isNew); err != nil {
 			return err
@@ -401,8 +461,13 @@ func (b *batch) packet(r *etl.Record) error {
 // from the cache when the row is known to exist.
 func (b *batch) observerForPacket(r *etl.Record, ts string) (int64, error) {
 	st := b.db.stmts
+	var skew, cutoff any // NULL unless the observer's clock is skewed
+	if r.Observer.ClockSkew.Valid {
+		skew, cutoff = r.Observer.ClockSkew.V, skewCutoff(b.recordTime(r))
+	}
 	if _, err := b.stmt(slotObserverPacket, st.observerPacket).ExecContext(b.ctx,
-		r.Observer.ID, nullString(r.Observer.Name), nullString(r.Observer.IATA), ts, 1); err != nil {
+		r.Observer.ID, nullString(r.Observer.Name), nullString(r.Observer.IATA), ts, 1,
+		skew, b.nowText, cutoff); err != nil {
 		return 0, fmt.Errorf("upsert observer: %w", err)
 	}
 	b.res.ObserverUpserts++
@@ -417,34 +482,40 @@ func (b *batch) observerForPacket(r *etl.Record, ts string) (int64, error) {
 	return rowid, nil
 }
 
-// transmission inserts the packet's transmission or finds the existing one.
-func (b *batch) transmission(p *etl.Packet, ts string) (id int64, isNew bool, err error) {
+// transmission inserts the packet's transmission or finds the existing one;
+// lastSeen is its stored last_seen (epoch for a new one).
+func (b *batch) transmission(p *etl.Packet, ts string, epoch int64) (id int64, isNew bool, lastSeen int64, err error) {
 	st := b.db.stmts
+	var scope any // NULL: not transport-scoped
+	if p.Scope.Valid {
+		scope = p.Scope.V
+	}
 	res, err := b.stmt(slotTxInsert, st.txInsert).ExecContext(b.ctx,
 		p.RawHex, p.Hash, ts, p.RouteType, p.PayloadType, p.PayloadVersion,
-		nullString(p.DecodedJSON), nullString(p.ChannelHash), nullString(p.FromPubkey))
+		nullString(p.DecodedJSON), nullString(p.ChannelHash), nullString(p.FromPubkey), epoch, scope)
 	if err != nil {
-		return 0, false, fmt.Errorf("insert transmission: %w", err)
+		return 0, false, 0, fmt.Errorf("insert transmission: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n > 0 {
 		id, err := res.LastInsertId()
 		if err != nil {
-			return 0, false, fmt.Errorf("insert transmission: %w", err)
+			return 0, false, 0, fmt.Errorf("insert transmission: %w", err)
 		}
 		b.res.TxInserted++
-		return id, true, nil
+		return id, true, epoch, nil
 	}
 	var firstSeen sql.NullString
-	if err := b.stmt(slotTxGet, st.txGet).QueryRowContext(b.ctx, p.Hash).Scan(&id, &firstSeen); err != nil {
-		return 0, false, fmt.Errorf("find transmission: %w", err)
+	var stored sql.NullInt64
+	if err := b.stmt(slotTxGet, st.txGet).QueryRowContext(b.ctx, p.Hash).Scan(&id, &firstSeen, &stored); err != nil {
+		return 0, false, 0, fmt.Errorf("find transmission: %w", err)
 	}
 	b.res.TxDupes++
 	if firstSeen.Valid && ts < firstSeen.String {
 		if _, err := b.stmt(slotTxLower, st.txLower).ExecContext(b.ctx, ts, id); err != nil {
-			return 0, false, fmt.Errorf("update first_seen: %w", err)
+			return 0, false, 0, fmt.Errorf("update first_seen: %w", err)
 		}
 	}
-	return id, false, nil
+	return id, false, stored.Int64, nil
 }
 
 // node upserts an advert's node; newAdvert is whether its transmission is new.
@@ -465,7 +536,7 @@ func (b *batch) node(n *etl.Node, ts string, newAdvert bool) error {
 	}
 	if _, err := b.stmt(slotNodeUpsert, st.nodeUpsert).ExecContext(b.ctx,
 		n.PublicKey, nullString(n.Name), nullString(n.Role), nullFloat(n.Lat), nullFloat(n.Lon), ts,
-		advert, nullInt(n.BatteryMV), nullFloat(n.TemperatureC), foreign); err != nil {
+		advert, nullInt(n.BatteryMV), nullFloat(n.TemperatureC), foreign, nullString(n.DefaultScope), b.nowText); err != nil {
 		return fmt.Errorf("upsert node: %w", err)
 	}
 	b.res.NodeUpserts++
@@ -481,14 +552,16 @@ func (b *batch) leaveInactive(pubkey string) error {
 		return fmt.Errorf("leave inactive_nodes: %w", err)
 	}
 	var (
-		name, role, lastSeen, firstSeen sql.NullString
-		lat, lon, temp                  sql.NullFloat64
-		adverts, battery, foreign       sql.NullInt64
-		found                           bool
+		name, role, lastSeen, firstSeen      sql.NullString
+		scope, mbEvidence                    sql.NullString
+		lat, lon, temp                       sql.NullFloat64
+		adverts, battery, foreign, mbSupport sql.NullInt64
+		found                                bool
 	)
 	for rows.Next() {
 		found = true
-		if err := rows.Scan(&name, &role, &lat, &lon, &lastSeen, &firstSeen, &adverts, &battery, &temp, &foreign); err != nil {
+		if err := rows.Scan(&name, &role, &lat, &lon, &lastSeen, &firstSeen, &adverts, &battery, &temp, &foreign,
+			&scope, &mbSupport, &mbEvidence); err != nil {
 			rows.Close()
 			return fmt.Errorf("leave inactive_nodes: %w", err)
 		}
@@ -503,7 +576,8 @@ func (b *batch) leaveInactive(pubkey string) error {
 		return nil
 	}
 	if _, err := b.stmt(slotNodeRestore, st.nodeRestore).ExecContext(b.ctx,
-		pubkey, name, role, lat, lon, lastSeen, firstSeen, adverts, battery, temp, foreign); err != nil {
+		pubkey, name, role, lat, lon, lastSeen, firstSeen, adverts, battery, temp, foreign,
+		scope, mbSupport, mbEvidence); err != nil {
 		return fmt.Errorf("restore node: %w", err)
 	}
 	return nil
@@ -525,7 +599,8 @@ func (b *batch) status(r *etl.Record) error {
 	if _, err := b.stmt(slotObserverStatus, st.observerStatus).ExecContext(b.ctx,
 		r.Observer.ID, nullString(r.Observer.Name), nullString(r.Observer.IATA), b.db.timeCache.rfc3339(b.recordTime(r)),
 		nullString(s.Model), nullString(s.Firmware), nullString(s.ClientVersion), nullString(s.Radio),
-		nullInt(s.BatteryMV), nullInt(s.UptimeSecs), nullFloat(s.NoiseFloor), retained); err != nil {
+		nullInt(s.BatteryMV), nullInt(s.UptimeSecs), nullFloat(s.NoiseFloor), retained,
+		nullBool(s.CanRelay), b.nowText); err != nil {
 		return fmt.Errorf("upsert observer: %w", err)
 	}
 	b.res.ObserverUpserts++
@@ -558,7 +633,23 @@ func (b *batch) dropped(r *etl.Record) error {
 	if n, _ := res.RowsAffected(); n > 0 {
 		b.res.Dropped++
 	}
+	// A dropped packet still shows its observer's clock (head.md §2.1
+	// step 6.3).
+	if r.Observer.ClockSkew.Valid && r.Observer.ID != "" {
+		t := b.recordTime(r)
+		if _, err := b.stmt(slotObserverSkew, b.db.stmts.observerSkew).ExecContext(b.ctx,
+			r.Observer.ID, nullString(r.Observer.Name), nullString(r.Observer.IATA), b.db.timeCache.rfc3339(t),
+			skewCutoff(t), r.Observer.ClockSkew.V); err != nil {
+			return fmt.Errorf("record clock skew: %w", err)
+		}
+	}
 	return nil
+}
+
+// skewCutoff is the start of the clock-skew count's 24 h window ending at t,
+// in the text format of clock_last_naive_at.
+func skewCutoff(t time.Time) string {
+	return t.Add(-24 * time.Hour).UTC().Format(time.RFC3339)
 }
 
 // nullString binds "" as NULL.
@@ -574,6 +665,16 @@ func nullFloat(v sql.Null[float64]) any {
 		return nil
 	}
 	return v.V
+}
+
+func nullBool(v sql.Null[bool]) any {
+	switch {
+	case !v.Valid:
+		return nil
+	case v.V:
+		return 1
+	}
+	return 0
 }
 
 func nullInt(v sql.Null[int64]) any {

@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -535,5 +537,303 @@ func TestApplyRefusesUnmigratedFile(t *testing.T) {
 	defer db.Close()
 	if _, err := db.Apply(context.Background(), mixedBatch(2)); !errors.Is(err, ErrNotMigrated) {
 		t.Errorf("Apply before Migrate = %v, want ErrNotMigrated", err)
+	}
+}
+
+// head.md §2.7: last_seen is the epoch of the newest observation, also
+// raised by a duplicate observation; never lowered.
+func TestApplyTransmissionLastSeen(t *testing.T) {
+	db := openTest(t)
+	rd := db.Reader()
+	lastSeen := func() int64 {
+		t.Helper()
+		return queryInt(t, rd, `SELECT last_seen FROM transmissions WHERE hash = '1111111111111111'`)
+	}
+	apply(t, db, packetRec("1111111111111111", "OBSA", t0))
+	if got := lastSeen(); got != t0.Unix() {
+		t.Errorf("last_seen on insert = %d, want %d", got, t0.Unix())
+	}
+	steps := []struct {
+		name string
+		rec  etl.Record
+		want time.Time
+	}{
+		{"another observer later", packetRec("1111111111111111", "OBSB", t0.Add(time.Hour)), t0.Add(time.Hour)},
+		{"an older copy", packetRec("1111111111111111", "OBSC", t0.Add(-time.Hour)), t0.Add(time.Hour)},
+		{"a duplicate observation later", packetRec("1111111111111111", "OBSA", t0.Add(2*time.Hour)), t0.Add(2 * time.Hour)},
+	}
+	for _, s := range steps {
+		apply(t, db, s.rec)
+		if got := lastSeen(); got != s.want.Unix() {
+			t.Errorf("after %s: last_seen = %d, want %d", s.name, got, s.want.Unix())
+		}
+	}
+	if s := queryString(t, rd, `SELECT first_seen FROM transmissions`).String; s != "2026-05-17T17:13:27Z" {
+		t.Errorf("first_seen = %s, want lowered by the older copy", s)
+	}
+	// Within one batch, and for companion messages (no observer).
+	c := packetRec("cccccccccccccccc", "companion", t0)
+	c.Packet.Companion = true
+	c2 := c
+	c2.Time = t0.Add(time.Minute)
+	apply(t, db, c, c2, packetRec("2222222222222222", "OBSA", t0), packetRec("2222222222222222", "OBSB", t0.Add(time.Second)))
+	if got := queryInt(t, rd, `SELECT last_seen FROM transmissions WHERE hash = 'cccccccccccccccc'`); got != t0.Add(time.Minute).Unix() {
+		t.Errorf("companion last_seen = %d", got)
+	}
+	if got := queryInt(t, rd, `SELECT last_seen FROM transmissions WHERE hash = '2222222222222222'`); got != t0.Unix()+1 {
+		t.Errorf("same-batch last_seen = %d", got)
+	}
+	// A duplicate observation keeps its first timestamp while last_seen
+	// records the later copy: last_seen is when the packet was last heard.
+	if got := queryInt(t, rd, `SELECT timestamp FROM observations o JOIN observers b ON b.rowid = o.observer_idx
+		JOIN transmissions t ON t.id = o.transmission_id WHERE t.hash = '1111111111111111' AND b.id = 'OBSA'`); got != t0.Unix() {
+		t.Errorf("duplicate observation timestamp = %d, want the first copy's", got)
+	}
+}
+
+// head.md §2.5: scope_name on insert only; NULL / ” / '#name'.
+func TestApplyScopeName(t *testing.T) {
+	db := openTest(t)
+	scoped := func(hash string, scope sql.Null[string]) etl.Record {
+		r := packetRec(hash, "OBSA", t0)
+		r.Packet.Scope = scope
+		return r
+	}
+	apply(t, db,
+		scoped("1111111111111111", sql.Null[string]{}),
+		scoped("2222222222222222", sql.Null[string]{V: "", Valid: true}),
+		scoped("3333333333333333", sql.Null[string]{V: "#test", Valid: true}),
+	)
+	// Duplicates never update it.
+	apply(t, db,
+		scoped("1111111111111111", sql.Null[string]{V: "#test", Valid: true}),
+		scoped("3333333333333333", sql.Null[string]{}),
+	)
+	got := queryString(t, db.Reader(), `SELECT group_concat(hash || '=' || COALESCE(quote(scope_name), 'NULL'), ' ') FROM (SELECT * FROM transmissions ORDER BY hash)`).String
+	if want := "1111111111111111=NULL 2222222222222222='' 3333333333333333='#test'"; got != want {
+		t.Errorf("scope_name = %s, want %s", got, want)
+	}
+}
+
+// head.md §2.6 and §1.3: default_scope is set by a matched advert, never
+// cleared, and travels with the node through inactive_nodes and back, as do
+// the server's multi-byte columns (M10).
+func TestApplyDefaultScopeAndRestore(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	rd := db.Reader()
+	pk := strings.Repeat("3c", 32)
+	node := func(table string) string {
+		t.Helper()
+		return queryString(t, rd, `SELECT COALESCE(default_scope, 'NULL') || ' ' || multibyte_sup || ' ' || COALESCE(multibyte_evidence, 'NULL') || ' ' || advert_count
+			FROM `+table+` WHERE public_key = ?`, pk).String
+	}
+	a := advertRec("d1d1d1d1d1d1d1d1", "OBSA", pk, t0)
+	apply(t, db, a)
+	if got := node("nodes"); got != "NULL 0 NULL 1" {
+		t.Errorf("flood advert: %s", got)
+	}
+	a = advertRec("d2d2d2d2d2d2d2d2", "OBSA", pk, t0)
+	a.Packet.Node.DefaultScope = "#test"
+	b := advertRec("d2d2d2d2d2d2d2d2", "OBSB", pk, t0) // every copy carries it
+	b.Packet.Node.DefaultScope = "#test"
+	apply(t, db, a, b)
+	if got := node("nodes"); got != "#test 0 NULL 2" {
+		t.Errorf("matched advert: %s", got)
+	}
+	apply(t, db, advertRec("d3d3d3d3d3d3d3d3", "OBSA", pk, t0)) // unmatched or flood: "" keeps it
+	if got := node("nodes"); got != "#test 0 NULL 3" {
+		t.Errorf("advert without a matched scope: %s, want default_scope kept", got)
+	}
+	a = advertRec("d4d4d4d4d4d4d4d4", "OBSA", pk, t0)
+	a.Packet.Node.DefaultScope = "#belgium"
+	apply(t, db, a)
+	if got := node("nodes"); got != "#belgium 0 NULL 4" {
+		t.Errorf("another matched region: %s", got)
+	}
+	// The server's capability cache, then a stale move.
+	err := db.WriteChunk(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE nodes SET multibyte_sup = 2, multibyte_evidence = 'advert'`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := db.MoveStaleNodesChunk(ctx, t0.Add(time.Hour), 100, false); err != nil || n != 1 {
+		t.Fatalf("MoveStaleNodesChunk = %d, %v", n, err)
+	}
+	if got := node("inactive_nodes"); got != "#belgium 2 advert 4" {
+		t.Errorf("inactive copy: %s", got)
+	}
+	apply(t, db, advertRec("d5d5d5d5d5d5d5d5", "OBSA", pk, t0.Add(2*time.Hour)))
+	if got := node("nodes"); got != "#belgium 2 advert 5" {
+		t.Errorf("restored node: %s, want default_scope and multi-byte columns back", got)
+	}
+	if n := queryInt(t, rd, `SELECT count(*) FROM inactive_nodes`); n != 0 {
+		t.Errorf("%d inactive_nodes rows after the node came back", n)
+	}
+}
+
+// head.md §6 case 2: can_relay / can_relay_seen from status "repeat".
+func TestApplyCanRelay(t *testing.T) {
+	db := openTest(t)
+	rd := db.Reader()
+	cr := func(obs string) string {
+		t.Helper()
+		return queryString(t, rd, `SELECT can_relay || ',' || can_relay_seen FROM observers WHERE id = ?`, obs).String
+	}
+	yes, no := sql.Null[bool]{V: true, Valid: true}, sql.Null[bool]{V: false, Valid: true}
+	steps := []struct {
+		name string
+		rec  etl.Record
+		want string
+	}{
+		{`repeat "off"`, statusRec("OBSA", t0, etl.Status{CanRelay: no}), "0,1"},
+		{`repeat true`, statusRec("OBSA", t0.Add(time.Minute), etl.Status{CanRelay: yes}), "1,1"},
+		{`a status without repeat`, statusRec("OBSA", t0.Add(2*time.Minute), etl.Status{Model: "M"}), "1,1"},
+		{`a packet`, packetRec("1111111111111111", "OBSA", t0.Add(3*time.Minute)), "1,1"},
+		{`repeat "off" again`, statusRec("OBSA", t0.Add(4*time.Minute), etl.Status{CanRelay: no}), "0,1"},
+		{`repeat "maybe" (unknown)`, statusRec("OBSA", t0.Add(5*time.Minute), etl.Status{}), "0,1"},
+		{`a retained repeat true`, statusRec("OBSA", t0.Add(6*time.Minute), etl.Status{Retained: true, CanRelay: yes}), "1,1"},
+	}
+	for _, s := range steps {
+		apply(t, db, s.rec)
+		if got := cr("OBSA"); got != s.want {
+			t.Errorf("after %s: (can_relay, can_relay_seen) = %s, want %s", s.name, got, s.want)
+		}
+	}
+	apply(t, db, packetRec("2222222222222222", "OBSP", t0))
+	apply(t, db, statusRec("OBSS", t0, etl.Status{Model: "M"}))
+	if got := cr("OBSP") + " " + cr("OBSS"); got != "1,0 1,0" {
+		t.Errorf("observers never sending repeat: %s, want 1,0", got)
+	}
+}
+
+// head.md §6 case 1, without CoreScope's NULL first_seen.
+func TestApplyClockSkew(t *testing.T) {
+	db := openTest(t)
+	rd := db.Reader()
+	skewed := func(hash string, at time.Time, skew int64) etl.Record {
+		r := packetRec(hash, "OBSB", at)
+		if skew != 0 {
+			r.Observer.ClockSkew = i64(skew)
+		}
+		return r
+	}
+	row := func() string {
+		t.Helper()
+		return queryString(t, rd, `SELECT COALESCE(clock_skew_seconds, 'NULL') || ' ' || clock_skew_count_24h || ' ' || COALESCE(clock_last_naive_at, 'NULL')
+			|| ' ' || COALESCE(first_seen, 'NULL') || ' ' || last_seen || ' ' || packet_count FROM observers WHERE id = 'OBSB'`).String
+	}
+	apply(t, db, skewed("1111111111111111", t0, -25200))
+	if got, want := row(), "-25200 1 2026-05-17T18:13:27Z 2026-05-17T18:13:27Z 2026-05-17T18:13:27Z 1"; got != want {
+		t.Errorf("first naive packet: %s, want %s", got, want)
+	}
+	apply(t, db, skewed("2222222222222222", t0.Add(time.Hour), 7199))
+	if got, want := row(), "7199 2 2026-05-17T19:13:27Z 2026-05-17T18:13:27Z 2026-05-17T19:13:27Z 2"; got != want {
+		t.Errorf("second naive packet within 24 h: %s, want %s", got, want)
+	}
+	apply(t, db, skewed("3333333333333333", t0.Add(2*time.Hour), 0)) // no skew (zoned, or garbage)
+	if got, want := row(), "7199 2 2026-05-17T19:13:27Z 2026-05-17T18:13:27Z 2026-05-17T20:13:27Z 3"; got != want {
+		t.Errorf("packet without skew: %s, want %s", got, want)
+	}
+	apply(t, db, skewed("4444444444444444", t0.Add(26*time.Hour), -3600))
+	if got, want := row(), "-3600 1 2026-05-18T20:13:27Z 2026-05-17T18:13:27Z 2026-05-18T20:13:27Z 4"; got != want {
+		t.Errorf("naive packet a day later: %s, want the count restarted: %s", got, want)
+	}
+	// A dropped packet records the skew too; an observer first seen that
+	// way gets first_seen/last_seen and no packet.
+	drop := etl.Record{Kind: etl.KindDropped, Time: t0, Observer: etl.Observer{ID: "OBSD", Name: "Dropper", ClockSkew: i64(-1800)},
+		Drop: &etl.Drop{Hash: "dddddddddddddddd", RawHex: "1100", Reason: "invalid signature"}}
+	apply(t, db, drop)
+	got := queryString(t, rd, `SELECT clock_skew_seconds || ' ' || clock_skew_count_24h || ' ' || clock_last_naive_at || ' ' || first_seen || ' ' || last_seen
+		|| ' ' || packet_count || ' ' || name FROM observers WHERE id = 'OBSD'`).String
+	if want := "-1800 1 2026-05-17T18:13:27Z 2026-05-17T18:13:27Z 2026-05-17T18:13:27Z 0 Dropper"; got != want {
+		t.Errorf("observer of a dropped packet: %s, want %s", got, want)
+	}
+	drop.Time = t0.Add(time.Minute)
+	apply(t, db, drop)
+	if got := queryString(t, rd, `SELECT clock_skew_count_24h || ' ' || last_seen FROM observers WHERE id = 'OBSD'`).String; got != "2 2026-05-17T18:13:27Z" {
+		t.Errorf("second drop: %s, want count 2 and last_seen unchanged", got)
+	}
+}
+
+// head.md §2.2: every stored time is the record's (receipt) time, and a
+// stored time in the future is pulled down to now.
+func TestApplyFutureTimesClamped(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	rd := db.Reader()
+	pk := strings.Repeat("4b", 32)
+	apply(t, db, advertRec("e1e1e1e1e1e1e1e1", "OBSA", pk, t0), statusRec("OBSS", t0, etl.Status{}))
+	err := db.WriteChunk(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		for _, q := range []string{
+			`UPDATE observers SET last_seen = '2099-01-01T00:00:00Z', last_packet_at = '2099-01-01T00:00:00Z'`,
+			`UPDATE nodes SET last_seen = '2099-01-01T00:00:00Z'`,
+		} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().UTC().Truncate(time.Second)
+	apply(t, db, advertRec("e2e2e2e2e2e2e2e2", "OBSA", pk, t0.Add(time.Minute)), statusRec("OBSS", t0.Add(time.Minute), etl.Status{}))
+	after := time.Now().UTC()
+	for _, q := range []string{
+		`SELECT last_seen FROM observers WHERE id = 'OBSA'`,
+		`SELECT last_packet_at FROM observers WHERE id = 'OBSA'`,
+		`SELECT last_seen FROM observers WHERE id = 'OBSS'`,
+		`SELECT last_seen FROM nodes`,
+	} {
+		s := queryString(t, rd, q).String
+		got, err := time.Parse(time.RFC3339, s)
+		if err != nil || got.Before(before) || got.After(after) {
+			t.Errorf("%s = %s, want now (between %v and %v)", q, s, before, after)
+		}
+	}
+	// A past stored time still only moves forward.
+	apply(t, db, advertRec("e3e3e3e3e3e3e3e3", "OBSA", pk, t0.Add(2*time.Minute)))
+	if s := queryString(t, rd, `SELECT last_seen FROM nodes`).String; s < before.Format(time.RFC3339) {
+		t.Errorf("node last_seen = %s moved back", s)
+	}
+}
+
+// A status that only carries "repeat" writes no metrics row (the head.md
+// §2.4 quirk is not copied): the transformer gives it no Metrics, and Apply
+// writes none without them.
+func TestApplyStatusWithoutMetricsWritesNoMetricsRow(t *testing.T) {
+	db := openTest(t)
+	res := apply(t, db, statusRec("OBSA", t0, etl.Status{CanRelay: sql.Null[bool]{V: true, Valid: true}}))
+	if res.MetricsRows != 0 || queryInt(t, db.Reader(), `SELECT count(*) FROM observer_metrics`) != 0 {
+		t.Errorf("result %+v: a metrics row was written", res)
+	}
+}
+
+// Issue #14 item 10: undecodable packets are keyed by a digest of the whole
+// raw string (transform.rejectKey), so 20 distinct rejects are 20 rows
+// while a redelivery adds none.
+func TestApplyDistinctUndecodableDrops(t *testing.T) {
+	db := openTest(t)
+	drop := func(raw string) etl.Record {
+		sum := sha256.Sum256([]byte(raw))
+		return etl.Record{Kind: etl.KindDropped, Time: t0, Observer: etl.Observer{ID: "OBSA"},
+			Drop: &etl.Drop{Hash: hex.EncodeToString(sum[:8]), RawHex: raw, Reason: "decode error: too_short"}}
+	}
+	var recs []etl.Record
+	for i := range 20 {
+		recs = append(recs, drop(fmt.Sprintf("0A00112233445566778899%02X", i))) // one 16-hex prefix for all
+	}
+	if res := apply(t, db, recs...); res.Dropped != 20 {
+		t.Errorf("20 distinct rejects: %d rows, want 20", res.Dropped)
+	}
+	if res := apply(t, db, recs[3], recs[3]); res.Dropped != 0 {
+		t.Errorf("redelivery: %d rows, want 0", res.Dropped)
+	}
+	if n := queryInt(t, db.Reader(), `SELECT count(*) FROM dropped_packets`); n != 20 {
+		t.Errorf("%d rows, want 20", n)
 	}
 }

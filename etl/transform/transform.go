@@ -29,13 +29,8 @@ import (
 
 // Defaults.
 const (
-	DefaultMaxMessageBytes = 64 << 10 // bytes; larger MQTT payloads are rejected as oversized
-	// Publisher timestamps are trusted for row times only when they carry a
-	// zone and fall within this window around the receipt time; otherwise
-	// the receipt time is used.
-	maxTrustedAge    = 7 * 24 * time.Hour
-	maxTrustedFuture = 2 * time.Minute
-	logEvery         = 10 * time.Second // rate limit of reject log lines, per reason
+	DefaultMaxMessageBytes = 64 << 10         // bytes; larger MQTT payloads are rejected as oversized
+	logEvery               = 10 * time.Second // rate limit of reject log lines, per reason
 )
 
 // Reasons stored in dropped_packets.reason and used as metric labels.
@@ -152,27 +147,20 @@ func observer(env *uplink.Envelope) etl.Observer {
 	}
 }
 
-// rowTime picks the time rows are stamped with: the publisher's timestamp
-// when it is an instant (has a zone) close enough to the receipt time,
-// otherwise the receipt time. Replayed backlogs keep their real times;
-// naive local clocks and wild clocks cannot move rows.
-func rowTime(m *etl.Message, env *uplink.Envelope) time.Time {
-	rx := m.Received
-	if rx.IsZero() {
-		rx = time.Now()
+// receiptTime is the time every row of a message is stamped with: when the
+// source received it (head.md §2.2, #1370). The publisher's clock never
+// moves stored times: an observer whose clock is hours off, zone or not,
+// would otherwise drag first_seen back and skew last-activity views.
+func receiptTime(m *etl.Message) time.Time {
+	if m.Received.IsZero() {
+		return time.Now().UTC()
 	}
-	if env.TimestampHasZone && !env.Timestamp.IsZero() {
-		ts := env.Timestamp
-		if ts.After(rx.Add(-maxTrustedAge)) && ts.Before(rx.Add(maxTrustedFuture)) {
-			return ts.UTC()
-		}
-	}
-	return rx.UTC()
+	return m.Received.UTC()
 }
 
 func (t *Transformer) packet(m *etl.Message, env *uplink.Envelope, out []etl.Record) []etl.Record {
 	obs := observer(env)
-	when := rowTime(m, env)
+	when := receiptTime(m)
 	t.m.packets.Inc()
 	p, err := t.cfg.Decoder.Decode(env.Raw)
 	if err != nil {
@@ -184,12 +172,19 @@ func (t *Transformer) packet(m *etl.Message, env *uplink.Envelope, out []etl.Rec
 		t.m.decodeErrors.WithLabelValues(kind).Inc()
 		t.reject(ReasonDecodeError, m, "kind", kind, "err", err)
 		return append(out, etl.Record{Kind: etl.KindDropped, Time: when, Observer: obs, Drop: &etl.Drop{
-			Hash:   meshcore.ContentHash(env.Raw),
+			Hash:   rejectKey(env.Raw),
 			RawHex: env.Raw,
 			Reason: "decode error: " + kind,
 		}})
 	}
 	t.m.byPayloadType[p.PayloadType&0x0f].Inc()
+	// A decoded packet reveals its observer's naive clock, even when the
+	// packet is then dropped (head.md §2.1 step 6.3).
+	if obs.ID != "" {
+		if skew, ok := env.ClockSkew(when); ok {
+			obs.ClockSkew = sql.Null[int64]{V: skew, Valid: true}
+		}
+	}
 	pk := &etl.Packet{
 		Hash:           p.Hash,
 		RawHex:         env.Raw,
@@ -205,6 +200,9 @@ func (t *Transformer) packet(m *etl.Message, env *uplink.Envelope, out []etl.Rec
 		SNR:            env.SNR,
 		RSSI:           env.RSSI,
 		Score:          env.Score,
+	}
+	if p.TransportScoped {
+		pk.Scope = sql.Null[string]{V: p.ScopeName, Valid: true}
 	}
 	if a := p.Advert; a != nil {
 		drop := func(metric, reason string) []etl.Record {
@@ -229,6 +227,9 @@ func (t *Transformer) packet(m *etl.Message, env *uplink.Envelope, out []etl.Rec
 			t.m.foreign.Inc()
 		}
 		n := &etl.Node{PublicKey: a.PubKey, Name: a.Name, Role: a.Role, Foreign: foreign}
+		if p.TransportScoped {
+			n.DefaultScope = p.ScopeName // "" (no region matched) keeps the stored scope
+		}
 		if a.HasLocation {
 			n.Lat = sql.Null[float64]{V: a.Lat, Valid: true}
 			n.Lon = sql.Null[float64]{V: a.Lon, Valid: true}
@@ -245,12 +246,7 @@ func (t *Transformer) packet(m *etl.Message, env *uplink.Envelope, out []etl.Rec
 }
 
 func (t *Transformer) status(m *etl.Message, env *uplink.Envelope, out []etl.Record) []etl.Record {
-	when := rowTime(m, env)
-	if m.Retained && !env.Timestamp.IsZero() && env.Timestamp.Before(m.Received) {
-		// A retained replay: its own timestamp (even naive) is a better
-		// "last seen" than now, which would make a dead observer look alive.
-		when = env.Timestamp.UTC()
-	}
+	when := receiptTime(m)
 	obs := observer(env)
 	obs.IATA = strings.ToUpper(strings.TrimSpace(env.Topic.IATA)) // status uses the topic region
 	if obs.IATA == "" {
@@ -266,6 +262,7 @@ func (t *Transformer) status(m *etl.Message, env *uplink.Envelope, out []etl.Rec
 		BatteryMV:     meta.BatteryMV,
 		UptimeSecs:    meta.UptimeSecs,
 		NoiseFloor:    meta.NoiseFloor,
+		CanRelay:      meta.CanRelay,
 	}
 	if env.HasMeta && !m.Retained {
 		st.Metrics = &etl.Metrics{
@@ -288,9 +285,10 @@ func (t *Transformer) status(m *etl.Message, env *uplink.Envelope, out []etl.Rec
 // second, so a redelivery a second later becomes a second transmission. We
 // hash with a timestamp the message carries, stable across redeliveries:
 // the sender's, else the publisher's; only a message with neither falls
-// back to CoreScope's receipt-second formula.
+// back to CoreScope's receipt-second formula. Stored times are the receipt
+// time, as for packets.
 func (t *Transformer) companion(m *etl.Message, env *uplink.Envelope, out []etl.Record) []etl.Record {
-	when := rowTime(m, env)
+	when := receiptTime(m)
 	stamp := when.Format(time.RFC3339)
 	switch {
 	case len(env.SenderTimestamp) > 0 && string(env.SenderTimestamp) != "null":
@@ -380,6 +378,15 @@ func redactTopic(topic string) string {
 		parts[2] = parts[2][:8] + "…"
 	}
 	return strings.Join(parts, "/")
+}
+
+// rejectKey is the dropped_packets.hash of a packet that does not decode:
+// the first 16 hex digits of the SHA-256 of the whole raw string. The
+// content hash would fall back to a prefix of the raw hex for most such
+// packets, collapsing distinct rejects into one row.
+func rejectKey(raw string) string {
+	sum := sha256.Sum256([]byte(raw))
+	return hex.EncodeToString(sum[:8])
 }
 
 func shortKey(k string) string {

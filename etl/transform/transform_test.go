@@ -1,6 +1,11 @@
 package transform
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -58,8 +63,73 @@ func TestTransformPacket(t *testing.T) {
 	if !p.SNR.Valid || p.SNR.V != -5.5 || p.RSSI.V != -90 || p.Score.V != 1000 || p.Direction != "rx" {
 		t.Errorf("envelope fields = %+v", p)
 	}
-	if want := time.Date(2026, 11, 26, 6, 2, 17, 500e6, time.UTC); !r.Time.Equal(want) {
-		t.Errorf("time = %v, want the zone-aware publisher time %v", r.Time, want)
+	if want := time.Date(2026, 11, 26, 6, 2, 18, 0, time.UTC); !r.Time.Equal(want) {
+		t.Errorf("time = %v, want the receipt time %v, never the publisher's", r.Time, want)
+	}
+	if r.Observer.ClockSkew.Valid {
+		t.Errorf("a zoned timestamp recorded clock skew %d", r.Observer.ClockSkew.V)
+	}
+}
+
+// head.md §2.2 (#1370): a stale zoned envelope does not move row times.
+func TestTransformStaleZonedTimestampUsesReceiptTime(t *testing.T) {
+	tr, _ := newTestTransformer(t, nil)
+	for _, ts := range []string{"2026-11-26T03:02:18Z", "2026-11-26T06:12:18+00:00", "2026-11-20T06:02:18Z"} {
+		m := msg("main", "meshcore/SJC/"+observerKey+"/packets", `{"raw":"`+rawFloodResponse+`","timestamp":"`+ts+`"}`)
+		recs := tr.Transform(m, nil)
+		if len(recs) != 1 || !recs[0].Time.Equal(m.Received) || recs[0].Observer.ClockSkew.Valid {
+			t.Errorf("timestamp %s: time = %v skew %+v, want receipt time %v and no skew", ts, recs[0].Time, recs[0].Observer.ClockSkew, m.Received)
+		}
+	}
+}
+
+// head.md §2.3: a naive clock more than 15 minutes off is the observer's
+// skew, on packets (also dropped ones), never on status or companion
+// messages.
+func TestTransformClockSkew(t *testing.T) {
+	tr, _ := newTestTransformer(t, nil)
+	naive := `"timestamp":"2026-11-25T23:02:18.25"` // receipt 06:02:18: 7 h behind
+	recs := tr.Transform(msg("main", "meshcore/SJC/"+observerKey+"/packets", `{"raw":"`+rawFloodResponse+`",`+naive+`}`), nil)
+	if s := recs[0].Observer.ClockSkew; !s.Valid || s.V != -25199 {
+		t.Errorf("packet skew = %+v, want -25199", s)
+	}
+	recs = tr.Transform(msg("main", "meshcore/SJC/"+observerKey+"/packets", `{"raw":"`+rawAdvertBadSig+`",`+naive+`}`), nil)
+	if recs[0].Kind != etl.KindDropped || !recs[0].Observer.ClockSkew.Valid {
+		t.Errorf("dropped advert: %+v, want a drop with the observer's skew", recs[0])
+	}
+	recs = tr.Transform(msg("main", "meshcore/SJC/"+observerKey+"/packets", `{"raw":"05zz",`+naive+`}`), nil)
+	if recs[0].Kind != etl.KindDropped || recs[0].Observer.ClockSkew.Valid {
+		t.Errorf("undecodable packet: %+v, want a drop without skew (no decode, as CoreScope)", recs[0])
+	}
+	recs = tr.Transform(msg("main", "meshcore/SJC/"+observerKey+"/status", `{"status":"online","model":"M",`+naive+`}`), nil)
+	if recs[0].Observer.ClockSkew.Valid {
+		t.Error("status recorded clock skew")
+	}
+	recs = tr.Transform(msg("main", "meshcore/message/channel/2", `{"text":"Bob: hi",`+naive+`}`), nil)
+	if recs[0].Observer.ClockSkew.Valid {
+		t.Error("companion message recorded clock skew")
+	}
+}
+
+// Issue #14 item 10: every distinct undecodable packet is its own drop key;
+// the same packet twice has the same key.
+func TestTransformDecodeErrorKeysAreDistinct(t *testing.T) {
+	tr, _ := newTestTransformer(t, nil)
+	keys := map[string]bool{}
+	for i := range 20 {
+		raw := rawAdvertGood[:40] + fmt.Sprintf("%02x", i) + "0" // odd length: does not decode; one 16-char prefix
+		recs := tr.Transform(msg("main", "meshcore/SJC/"+observerKey+"/packets", `{"raw":"`+raw+`"}`), nil)
+		if len(recs) != 1 || recs[0].Kind != etl.KindDropped {
+			t.Fatalf("raw %s: records = %+v", raw, recs)
+		}
+		keys[recs[0].Drop.Hash] = true
+		again := tr.Transform(msg("main", "meshcore/SJC/"+observerKey+"/packets", `{"raw":"`+raw+`"}`), nil)
+		if again[0].Drop.Hash != recs[0].Drop.Hash {
+			t.Errorf("raw %s: key changed on redelivery", raw)
+		}
+	}
+	if len(keys) != 20 {
+		t.Errorf("%d distinct keys for 20 distinct bad packets", len(keys))
 	}
 }
 
@@ -186,6 +256,21 @@ func TestTransformStatus(t *testing.T) {
 	if st := recs[0].Status; !st.Retained || st.Metrics != nil {
 		t.Errorf("retained status = %+v, want Retained and no metrics sample", st)
 	}
+	if !recs[0].Time.Equal(m.Received) {
+		t.Errorf("retained status time = %v, want the receipt time", recs[0].Time)
+	}
+}
+
+func TestTransformStatusRepeatOnly(t *testing.T) {
+	tr, _ := newTestTransformer(t, nil)
+	recs := tr.Transform(msg("main", "meshcore/SJC/"+observerKey+"/status", `{"status":"online","repeat":"off"}`), nil)
+	st := recs[0].Status
+	if !st.CanRelay.Valid || st.CanRelay.V {
+		t.Errorf("can_relay = %+v, want false", st.CanRelay)
+	}
+	if st.Metrics != nil {
+		t.Errorf("metrics = %+v, want none for a repeat-only status (head.md §2.4 quirk not copied)", st.Metrics)
+	}
 }
 
 func TestTransformCompanionHashStableAcrossRedelivery(t *testing.T) {
@@ -236,5 +321,60 @@ func TestTransformCompanionHashUsesPublisherTimestamp(t *testing.T) {
 	d.Received = c.Received.Add(3 * time.Second)
 	if tr.Transform(c, nil)[0].Packet.Hash == tr.Transform(d, nil)[0].Packet.Hash {
 		t.Error("without any timestamp, messages seconds apart must stay distinct (CoreScope's rule)")
+	}
+}
+
+// transportAdvert is rawAdvertGood re-sent as TRANSPORT_FLOOD with code1
+// (4 hex digits; "" = the code of region #test). The signature does not
+// cover the header, so the advert stays valid.
+func transportAdvert(t *testing.T, code1 string) string {
+	t.Helper()
+	payload, err := hex.DecodeString(rawAdvertGood[4:]) // after header and path length 0
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code1 == "" {
+		key := meshcore.RegionKey("#test")
+		mac := hmac.New(sha256.New, key[:])
+		mac.Write([]byte{4}) // ADVERT
+		mac.Write(payload)
+		sum := mac.Sum(nil)
+		code := uint16(sum[0]) | uint16(sum[1])<<8
+		switch code {
+		case 0:
+			code = 1
+		case 0xffff:
+			code = 0xfffe
+		}
+		code1 = strings.ToUpper(hex.EncodeToString([]byte{byte(code), byte(code >> 8)}))
+	}
+	return "10" + code1 + "0000" + rawAdvertGood[2:]
+}
+
+// head.md §2.5, §2.6: scope_name NULL / ” / '#test', default_scope only for
+// a matched region.
+func TestTransformTransportScope(t *testing.T) {
+	tr, _ := newTestTransformer(t, func(c *Config) {
+		c.Decoder = meshcore.NewDecoder(meshcore.Options{VerifySignatures: true, Regions: meshcore.NewRegions([]string{"test"})})
+	})
+	cases := []struct {
+		name, raw    string
+		scope        sql.Null[string]
+		defaultScope string
+	}{
+		{"flood", rawAdvertGood, sql.Null[string]{}, ""},
+		{"transport code 0000", transportAdvert(t, "0000"), sql.Null[string]{}, ""},
+		{"unmatched", transportAdvert(t, "BEEF"), sql.Null[string]{V: "", Valid: true}, ""},
+		{"matched", transportAdvert(t, ""), sql.Null[string]{V: "#test", Valid: true}, "#test"},
+	}
+	for _, tc := range cases {
+		recs := tr.Transform(msg("main", "meshcore/SJC/"+observerKey+"/packets", `{"raw":"`+tc.raw+`"}`), nil)
+		if len(recs) != 1 || recs[0].Kind != etl.KindPacket {
+			t.Fatalf("%s: records = %+v", tc.name, recs)
+		}
+		p := recs[0].Packet
+		if p.Scope != tc.scope || p.Node == nil || p.Node.DefaultScope != tc.defaultScope {
+			t.Errorf("%s: scope %+v default_scope %q, want %+v %q", tc.name, p.Scope, p.Node.DefaultScope, tc.scope, tc.defaultScope)
+		}
 	}
 }
