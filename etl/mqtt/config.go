@@ -1,9 +1,13 @@
 package mqtt
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -41,10 +45,15 @@ type Config struct {
 	// deliveries carry an Ack.
 	QoS byte
 	// ClientID is the MQTT client identifier; required when CleanSession is
-	// false. Empty lets the broker assign one.
+	// false (the default), since the broker finds the session by it: use
+	// DefaultClientID unless the operator chose one. With CleanSession true,
+	// empty lets the broker assign one.
 	ClientID string
-	// CleanSession false asks the broker to keep the session (subscriptions
-	// and unacknowledged QoS ≥ 1 messages) while the source is down.
+	// CleanSession true discards the session at every connect. The default,
+	// false, is a persistent session: the broker keeps the subscriptions,
+	// and queues what they match while the source is down (QoS 0 messages
+	// too if the broker queues them, mosquitto's queue_qos0_messages), so a
+	// broker restart or a reconnect loses nothing.
 	CleanSession bool
 	// KeepAlive is the MQTT keepalive; default 30 s.
 	KeepAlive time.Duration
@@ -87,7 +96,7 @@ func (c Config) Validate() error {
 	if c.Name == "" {
 		errs = append(errs, errors.New("name: empty"))
 	}
-	if _, err := parseBroker(c.Broker); err != nil {
+	if _, err := ParseBroker(c.Broker); err != nil {
 		errs = append(errs, fmt.Errorf("broker: %w", err))
 	}
 	if c.QoS > 2 {
@@ -104,30 +113,101 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// parseBroker parses and checks a broker URL.
-func parseBroker(s string) (*url.URL, error) {
+// ParseBroker parses and checks a broker URL: scheme tcp, mqtt, ssl, tls,
+// mqtts, ws or wss, and a host. Its errors never contain the URL's
+// password: they quote RedactURL's form, and a URL that does not parse is
+// parsed again in that form, so that net/url's message (which quotes the
+// URL, and an invalid escape's text) is about the redacted string.
+func ParseBroker(s string) (*url.URL, error) {
 	if s == "" {
 		return nil, errors.New("empty")
 	}
+	red := RedactURL(s)
 	u, err := url.Parse(s)
 	if err != nil {
-		return nil, err
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("%q: no host", redact(s))
+		if _, rerr := url.Parse(red); rerr != nil {
+			var ue *url.Error
+			if errors.As(rerr, &ue) {
+				rerr = ue.Err
+			}
+			return nil, fmt.Errorf("invalid URL %q: %w", red, rerr)
+		}
+		// Only the hidden password is malformed; do not describe it.
+		return nil, fmt.Errorf("invalid URL %q: invalid user name or password: characters such as %% @ : / and spaces must be percent-encoded", red)
 	}
 	switch u.Scheme {
 	case "tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss":
-		return u, nil
+	case "":
+		return nil, fmt.Errorf("want a URL such as mqtt://host:1883, got %q", red)
+	default:
+		return nil, fmt.Errorf("unsupported scheme %q in %q (want one of mqtt, mqtts, tcp, ssl, tls, ws, wss)", u.Scheme, red)
 	}
-	return nil, fmt.Errorf("%q: scheme %q is not tcp, ssl, tls, ws or wss", redact(s), u.Scheme)
+	if u.Host == "" {
+		return nil, fmt.Errorf("missing host in %q (want scheme://host:port)", red)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n <= 0 || n > 65535 {
+			return nil, fmt.Errorf("invalid port %q in %q", p, red)
+		}
+	}
+	return u, nil
 }
 
-// redact returns a broker URL without its password, for logs and errors.
-func redact(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)"
+// redactedPassword replaces a URL's password, as url.URL.Redacted does.
+const redactedPassword = "xxxxx"
+
+// RedactURL returns s with the password of its userinfo replaced by
+// "xxxxx", for logs, errors and printed configs. It works on the text, not
+// on a parsed URL, so that URLs net/url rejects (an invalid escape, a bad
+// port, a space in the userinfo, a missing "//") are redacted too: the
+// userinfo is everything between the scheme and the last '@'. It is the one
+// redaction routine for broker URLs; a URL without a password is returned
+// unchanged.
+func RedactURL(s string) string {
+	at := strings.LastIndex(s, "@")
+	if at < 0 {
+		return s
 	}
-	return u.Redacted()
+	prefix, rest := "", s
+	if scheme, r, ok := strings.Cut(s, ":"); ok && validScheme(scheme) {
+		slashes := len(r) - len(strings.TrimLeft(r, "/"))
+		// Without "//", "a:b@host" may be a user and a password with no
+		// scheme: then the text before the first ':' is the user.
+		if slashes > 0 || strings.Contains(s[len(scheme)+1:at], ":") {
+			prefix, rest = s[:len(scheme)+1+slashes], r[slashes:]
+		}
+	}
+	at = strings.LastIndex(rest, "@")
+	user, _, hasPass := strings.Cut(rest[:at], ":")
+	if !hasPass {
+		return s
+	}
+	return prefix + user + ":" + redactedPassword + rest[at:]
+}
+
+// validScheme reports whether s is a URL scheme (RFC 3986 §3.1).
+func validScheme(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+		case i > 0 && (r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// DefaultClientID returns the client id of a source whose config sets none:
+// "csi-" and 16 hex digits of a SHA-256 over the host name, the absolute
+// database path and the source name. It is stable across restarts (so a
+// persistent session is found again), differs between two ingestors on one
+// host and between the sources of one ingestor, and has 20 characters from
+// [0-9a-z-], within the 23 that every MQTT 3.1.1 broker accepts (§3.1.3.1).
+func DefaultClientID(host, dbPath, source string) string {
+	sum := sha256.Sum256([]byte(host + "\x00" + dbPath + "\x00" + source))
+	return "csi-" + hex.EncodeToString(sum[:8])
 }

@@ -46,7 +46,7 @@ func NewPublisher(ctx context.Context, cfg PublisherConfig) (*Publisher, error) 
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = DefaultConnectTimeout
 	}
-	u, err := parseBroker(cfg.Broker)
+	u, err := ParseBroker(cfg.Broker)
 	if err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
@@ -78,7 +78,7 @@ func NewPublisher(ctx context.Context, cfg PublisherConfig) (*Publisher, error) 
 		return nil, ctx.Err()
 	}
 	if err := tok.Error(); err != nil {
-		return nil, fmt.Errorf("connect %s: %w", redact(cfg.Broker), err)
+		return nil, fmt.Errorf("connect %s: %w", RedactURL(cfg.Broker), err)
 	}
 	return &Publisher{client: c}, nil
 }

@@ -22,7 +22,11 @@ type Enqueue func(ctx context.Context, m etl.Message) error
 
 const (
 	// initialBackoff is the first wait after a failed connection attempt
-	// (capped by MaxReconnectInterval); it doubles after each failure.
+	// (capped by MaxReconnectInterval); it doubles after each failure and
+	// starts again from here after every connection that succeeded. It is
+	// also the shortest a connection must have lasted for the first
+	// reconnection attempt after its loss to be immediate (a broker that
+	// closes every connection at once is retried at most once a second).
 	initialBackoff = time.Second
 	// shutdownTimeout bounds the disconnect when Run's context is done.
 	shutdownTimeout = 500 * time.Millisecond
@@ -65,12 +69,11 @@ type Source struct {
 
 	lastMessage atomic.Int64 // unix nanoseconds; 0 = none yet
 
-	watchdogAt   atomic.Int64 // unix nanoseconds of the watchdog's last tick; 0 = not started
-	watchdogTick atomic.Int64 // the watchdog's interval, nanoseconds
-	connecting   atomic.Bool  // Run's first-connection loop is active (it logs its own failures)
-	reconnects   atomic.Int64 // paho's attempts since the connection was lost
-	inEnqueue    atomic.Bool  // the callback is inside Enqueue (back-pressure, not a stall)
-	unacked      atomic.Int64 // QoS ≥ 1 messages handed to the pipeline and not yet acknowledged
+	watchdogAt   atomic.Int64  // unix nanoseconds of the watchdog's last tick; 0 = not started
+	watchdogTick atomic.Int64  // the watchdog's interval, nanoseconds
+	lost         chan struct{} // signalled by onConnectionLost; Run reconnects
+	inEnqueue    atomic.Bool   // the callback is inside Enqueue (back-pressure, not a stall)
+	unacked      atomic.Int64  // QoS ≥ 1 messages handed to the pipeline and not yet acknowledged
 
 	mu sync.Mutex
 	st SourceState
@@ -93,8 +96,9 @@ func NewSource(cfg Config, enqueue Enqueue, log *slog.Logger, m *Metrics) *Sourc
 		enqueue: enqueue,
 		log:     log.With("source", cfg.Name),
 		m:       m.forSource(cfg.Name),
+		lost:    make(chan struct{}, 1),
 	}
-	s.broker, _ = parseBroker(cfg.Broker)
+	s.broker, _ = ParseBroker(cfg.Broker)
 	return s
 }
 
@@ -114,9 +118,12 @@ func (s *Source) State() SourceState {
 
 // Run connects to the broker, retrying forever with a backoff capped at
 // MaxReconnectInterval, subscribes on every connect, and hands messages to
-// the pipeline until ctx is done. It then disconnects (within about a
-// second) and returns nil. A source that cannot connect never blocks other
-// sources or the caller beyond its own Run. Run returns an error only for an
+// the pipeline until ctx is done. A lost connection is retried at once, then
+// with the backoff, which starts again from one second after every
+// connection that succeeded, so a flapping broker is rejoined promptly.
+// When ctx is done Run disconnects (within about a second) and returns nil.
+// A source that cannot connect never blocks other sources or the caller
+// beyond its own Run. Run returns an error only for an
 // invalid config or when it is already running.
 //
 // At shutdown a persistent session first waits up to half a second for the
@@ -147,7 +154,7 @@ func (s *Source) Run(ctx context.Context) error {
 	s.ctx.Store(&ctx)
 	client := paho.NewClient(s.clientOptions(tc, d))
 
-	if !s.connect(ctx, client) {
+	if !s.connect(ctx, client, 0) {
 		return nil // ctx done before the first connection
 	}
 
@@ -156,7 +163,7 @@ func (s *Source) Run(ctx context.Context) error {
 		defer close(wdDone)
 		s.watchdog(ctx)
 	}()
-	<-ctx.Done()
+	s.reconnectLoop(ctx, client)
 	<-wdDone
 	if s.cfg.CleanSession {
 		s.unsubscribe(client)
@@ -222,11 +229,14 @@ func (s *Source) clientOptions(tc *tls.Config, d *dialer) *paho.ClientOptions {
 	o.SetKeepAlive(s.cfg.KeepAlive)
 	o.SetConnectTimeout(s.cfg.ConnectTimeout)
 	o.SetWriteTimeout(s.cfg.ConnectTimeout)
-	o.SetMaxReconnectInterval(s.cfg.MaxReconnectInterval)
-	o.SetAutoReconnect(true)
-	// The initial connection is retried by connect (with a backoff and a
-	// context); paho's ConnectRetry waits a fixed ConnectRetryInterval in an
+	// Every connection, the first and the reconnects, is made by connect
+	// (with a backoff and a context). paho's own reconnect never resets its
+	// backoff after a connection that succeeded, unless the failures are
+	// more than 2 × ConnectTimeout apart: against a broker that restarts
+	// every few seconds it reconnects only every MaxReconnectInterval.
+	// paho's ConnectRetry waits a fixed ConnectRetryInterval in an
 	// uninterruptible sleep and hides the error.
+	o.SetAutoReconnect(false)
 	o.SetConnectRetry(false)
 	// Subscriptions are made in onConnect on every connect, with a timeout.
 	o.SetResumeSubs(false)
@@ -239,18 +249,43 @@ func (s *Source) clientOptions(tc *tls.Config, d *dialer) *paho.ClientOptions {
 	o.SetDefaultPublishHandler(s.onMessage)
 	o.SetOnConnectHandler(s.onConnect)
 	o.SetConnectionLostHandler(s.onConnectionLost)
-	o.SetReconnectingHandler(s.onReconnecting)
-	o.SetConnectionNotificationHandler(s.onNotification)
 	return o
 }
 
-// connect makes the first connection, retrying with backoff until it
-// succeeds (true) or ctx is done (false). Later reconnects are paho's.
-func (s *Source) connect(ctx context.Context, client paho.Client) bool {
-	s.connecting.Store(true)
-	defer s.connecting.Store(false)
+// reconnectLoop reconnects after every lost connection until ctx is done.
+// The first attempt is immediate unless the lost connection lasted less
+// than initialBackoff.
+func (s *Source) reconnectLoop(ctx context.Context, client paho.Client) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.lost:
+		}
+		var wait time.Duration
+		if up := time.Since(s.State().ConnectedSince); up < initialBackoff {
+			wait = min(initialBackoff, s.cfg.MaxReconnectInterval)
+		}
+		if !s.connect(ctx, client, wait) {
+			return
+		}
+	}
+}
+
+// connect connects, after waiting first (0 for no wait), and retries with
+// the backoff until it succeeds (true) or ctx is done (false). Each call
+// starts the backoff afresh: it is reset by every connection that
+// succeeded.
+func (s *Source) connect(ctx context.Context, client paho.Client, first time.Duration) bool {
 	backoff := min(initialBackoff, s.cfg.MaxReconnectInterval)
-	s.log.Info("mqtt connecting", "broker", redact(s.cfg.Broker))
+	verb := "connect"
+	if s.State().Connects > 0 {
+		verb = "reconnect"
+	}
+	s.log.Info("mqtt "+verb+"ing", "broker", RedactURL(s.cfg.Broker), "in", first)
+	if !sleepCtx(ctx, first) {
+		return false
+	}
 	for attempt := 1; ; attempt++ {
 		tok := client.Connect()
 		select {
@@ -264,15 +299,26 @@ func (s *Source) connect(ctx context.Context, client paho.Client) bool {
 			return true
 		}
 		s.connectFailed(err)
-		s.log.Warn("mqtt connect failed", "attempt", attempt, "retry_in", backoff, "err", err)
-		t := time.NewTimer(backoff)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		s.log.Warn("mqtt "+verb+" failed", "attempt", attempt, "retry_in", backoff, "err", err)
+		if !sleepCtx(ctx, backoff) {
 			return false
 		}
 		backoff = min(2*backoff, s.cfg.MaxReconnectInterval)
+	}
+}
+
+// sleepCtx waits d, or until ctx is done (false).
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
@@ -341,10 +387,9 @@ func (s *Source) onConnect(client paho.Client) {
 	s.st.Connects++
 	n := s.st.Connects
 	s.mu.Unlock()
-	s.reconnects.Store(0)
 	s.m.connected.Set(1)
 	s.m.connects.Inc()
-	s.log.Info("mqtt connected", "broker", redact(s.cfg.Broker), "connects", n,
+	s.log.Info("mqtt connected", "broker", RedactURL(s.cfg.Broker), "connects", n,
 		"clean_session", s.cfg.CleanSession)
 	var conn *bufferedConn
 	if d := s.dialer.Load(); d != nil {
@@ -409,7 +454,8 @@ func (s *Source) failSubscribe(conn *bufferedConn, err error) {
 	s.forceReconnect()
 }
 
-// onConnectionLost runs when paho loses the connection; paho then reconnects.
+// onConnectionLost runs when paho loses the connection; Run then
+// reconnects.
 func (s *Source) onConnectionLost(_ paho.Client, err error) {
 	s.mu.Lock()
 	s.st.Connected = false
@@ -419,30 +465,15 @@ func (s *Source) onConnectionLost(_ paho.Client, err error) {
 	s.mu.Unlock()
 	s.m.connected.Set(0)
 	s.m.disconnects.Inc()
+	select {
+	case s.lost <- struct{}{}:
+	default:
+	}
 	if errors.Is(err, errForcedReconnect) {
 		s.log.Info("mqtt connection closed for a forced reconnect")
 		return
 	}
 	s.log.Warn("mqtt connection lost", "err", err)
-}
-
-// onReconnecting runs before each of paho's reconnection attempts; the
-// first one after a loss is logged.
-func (s *Source) onReconnecting(_ paho.Client, _ *paho.ClientOptions) {
-	if s.reconnects.Add(1) == 1 {
-		s.log.Info("mqtt reconnecting", "broker", redact(s.cfg.Broker))
-	}
-}
-
-// onNotification records and logs the failure of one of paho's
-// reconnection attempts (paho then waits with its backoff and tries again).
-func (s *Source) onNotification(_ paho.Client, n paho.ConnectionNotification) {
-	f, ok := n.(paho.ConnectionNotificationFailed)
-	if !ok || f.Reason == nil || s.connecting.Load() {
-		return
-	}
-	s.connectFailed(f.Reason)
-	s.log.Warn("mqtt reconnect failed", "attempt", s.reconnects.Load(), "err", f.Reason)
 }
 
 func (s *Source) connectFailed(err error) {
@@ -454,7 +485,7 @@ func (s *Source) connectFailed(err error) {
 }
 
 // forceReconnect breaks the current connection; paho reports it lost and
-// reconnects (immediately the first time, then with its backoff).
+// Run reconnects (immediately the first time, then with the backoff).
 func (s *Source) forceReconnect() {
 	s.mu.Lock()
 	s.st.ForcedReconnects++

@@ -523,7 +523,7 @@ func TestConfigValidate(t *testing.T) {
 		{"no name", Config{Broker: "tcp://h:1", CleanSession: true}, "name: empty"},
 		{"no broker", Config{Name: "a", CleanSession: true}, "broker: empty"},
 		{"bad scheme", Config{Name: "a", Broker: "http://h:1", CleanSession: true}, `scheme "http"`},
-		{"no host", Config{Name: "a", Broker: "tcp://", CleanSession: true}, "no host"},
+		{"no host", Config{Name: "a", Broker: "tcp://", CleanSession: true}, "missing host"},
 		{"persistent needs id", Config{Name: "a", Broker: "tcp://h:1"}, "clientId: required"},
 		{"qos", Config{Name: "a", Broker: "tcp://h:1", CleanSession: true, QoS: 3}, "qos: 3"},
 		{"empty topic", Config{Name: "a", Broker: "tcp://h:1", CleanSession: true, Topics: []string{""}}, "topics[0]: empty"},
