@@ -60,7 +60,7 @@ func TestCmdCheckRedactsSecrets(t *testing.T) {
 		t.Fatalf("output is not valid YAML: %v\n%s", err, out)
 	}
 	if len(doc.MQTTSources) != 2 || doc.MQTTSources[0]["password"] != redactedValue || doc.MQTTSources[0]["username"] != "u" ||
-		doc.MQTTSources[1]["broker"] != "mqtt://user:<redacted>@broker.example:1883" || doc.MQTTSources[1]["password"] != "" {
+		doc.MQTTSources[1]["broker"] != "mqtt://user:xxxxx@broker.example:1883" || doc.MQTTSources[1]["password"] != "" {
 		t.Errorf("sources = %v", doc.MQTTSources)
 	}
 	if doc.HTTP["password"] != redactedValue || doc.HTTP["bearerToken"] != redactedValue || doc.HTTP["username"] != "admin" {

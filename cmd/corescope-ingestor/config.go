@@ -24,6 +24,8 @@ import (
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/providers/structs"
 	"github.com/knadh/koanf/v2"
+
+	"github.com/corescope/etl/etl/mqtt"
 )
 
 // This file defines the config file format and loads it. CoreScope's own
@@ -116,24 +118,14 @@ type MQTTConfig struct {
 	Topic string `koanf:"topic"`
 }
 
-// Per-source defaults.
+// Per-source defaults. The others (topic, QoS, keepalive, stallAfter, the
+// client id) are etl/mqtt's, next to mqtt.Config.
 const (
-	// DefaultTopic is subscribed when a source lists no topics.
-	DefaultTopic = "meshcore/#"
 	// DefaultLocalBroker is used when no source is configured at all.
 	DefaultLocalBroker = "mqtt://localhost:1883"
-	// DefaultQoS is the subscription QoS: 1 lets the broker redeliver what
-	// was not acknowledged (we ack after commit).
-	DefaultQoS = 1
-	// DefaultConnectTimeoutSec is the startup wait for a source, in seconds.
+	// DefaultConnectTimeoutSec is the startup wait for a source, in seconds
+	// (CoreScope's connectTimeoutSec).
 	DefaultConnectTimeoutSec = 30
-	// DefaultStallAfter is how long a connected source may stay silent
-	// before the watchdog reconnects it.
-	DefaultStallAfter = 5 * time.Minute
-	// DefaultKeepAlive is the MQTT keepalive interval.
-	DefaultKeepAlive = 30 * time.Second
-	// clientIDPrefix starts every generated client id.
-	clientIDPrefix = "corescope-ingestor"
 )
 
 // SourceConfig is one MQTT broker to subscribe to.
@@ -148,7 +140,7 @@ type SourceConfig struct {
 	// RejectUnauthorized, when explicitly false, turns off TLS certificate
 	// verification; nil means verify.
 	RejectUnauthorized *bool `koanf:"rejectUnauthorized"`
-	// Topics are the subscriptions (default ["meshcore/#"]).
+	// Topics are the subscriptions (default mqtt.DefaultTopic, meshcore/#).
 	Topics []string `koanf:"topics"`
 	// IATAFilter, when non-empty, keeps only packets whose topic region is
 	// listed (case-sensitive, as in CoreScope).
@@ -158,23 +150,46 @@ type SourceConfig struct {
 	ConnectTimeoutSec int `koanf:"connectTimeoutSec"`
 	// Region is the fallback region when neither payload nor topic has one.
 	Region string `koanf:"region"`
-	// QoS is the subscription QoS, 0, 1 or 2 (default 1). Ours.
+	// QoS is the subscription QoS, 0, 1 or 2 (default mqtt.DefaultQoS, 1).
+	// Ours.
 	QoS int `koanf:"qos"`
-	// ClientID is the MQTT client id (default
-	// corescope-ingestor-<hostname>-<name>, stable across restarts). Ours.
+	// ClientID is the MQTT client id (default mqtt.DefaultClientID: "csi-"
+	// and a hash of the host name, the absolute database path and the
+	// source name, stable across restarts). Ours.
 	ClientID string `koanf:"clientId"`
-	// CleanSession false keeps the broker session (and queued QoS 1
-	// messages) across reconnects (default true; always non-nil after
-	// loading). Ours.
-	CleanSession *bool `koanf:"cleanSession"`
+	// CleanSession true discards the broker session at every connect. The
+	// default, false, is a persistent session: the broker keeps the
+	// subscriptions and queues what arrives while we are reconnecting or
+	// restarting. Ours.
+	CleanSession bool `koanf:"cleanSession"`
 	// StallAfter is the silence after which the watchdog reconnects
-	// (0 means 5m). Ours.
+	// (0 means mqtt.DefaultStallAfter, 5m). Ours.
 	StallAfter time.Duration `koanf:"stallAfter"`
 	// CAFile is an optional PEM bundle that replaces the system roots for
 	// TLS brokers. Ours.
 	CAFile string `koanf:"caFile"`
-	// KeepAlive is the MQTT keepalive interval (0 means 30s). Ours.
+	// KeepAlive is the MQTT keepalive interval (0 means
+	// mqtt.DefaultKeepAlive, 30s). Ours.
 	KeepAlive time.Duration `koanf:"keepAlive"`
+}
+
+// MQTTConfig translates the source into the mqtt package's config.
+func (s *SourceConfig) MQTTConfig() mqtt.Config {
+	return mqtt.Config{
+		Name:               s.Name,
+		Broker:             s.PahoBroker(),
+		Username:           s.Username,
+		Password:           s.Password,
+		InsecureSkipVerify: s.RejectUnauthorized != nil && !*s.RejectUnauthorized,
+		CAFile:             s.CAFile,
+		Topics:             s.Topics,
+		QoS:                byte(s.QoS),
+		ClientID:           s.ClientID,
+		CleanSession:       s.CleanSession,
+		KeepAlive:          s.KeepAlive,
+		ConnectTimeout:     time.Duration(s.ConnectTimeoutSec) * time.Second,
+		StallAfter:         s.StallAfter,
+	}
 }
 
 // PahoBroker returns the broker URL in the form paho expects: mqtt:// becomes
@@ -295,6 +310,9 @@ const (
 	JobPrunePackets   = "prunePackets"
 	JobVacuum         = "vacuum"
 	JobWALCheckpoint  = "walCheckpoint"
+	// The server's file queues (head.md §2.10, §2.12).
+	JobMultibyteSnapshot = "multibyteSnapshot"
+	JobPruneRequests     = "pruneRequests"
 )
 
 // Job defaults.
@@ -362,6 +380,12 @@ type JobsConfig struct {
 	Vacuum JobConfig `koanf:"vacuum"`
 	// WALCheckpoint truncates the WAL.
 	WALCheckpoint JobConfig `koanf:"walCheckpoint"`
+	// MultibyteSnapshot applies the server's mbcap-snapshot/snapshot.json
+	// (default every 5 minutes, and at start).
+	MultibyteSnapshot JobConfig `koanf:"multibyteSnapshot"`
+	// PruneRequests executes the server's prune-requests/request-*.json
+	// (default every 15 s, and at start).
+	PruneRequests JobConfig `koanf:"pruneRequests"`
 	// HistoryPerJob is the runs kept per job (default 50).
 	HistoryPerJob int `koanf:"historyPerJob"`
 }
@@ -381,6 +405,8 @@ func (j *JobsConfig) List() []NamedJob {
 		{JobPrunePackets, &j.PrunePackets},
 		{JobVacuum, &j.Vacuum},
 		{JobWALCheckpoint, &j.WALCheckpoint},
+		{JobMultibyteSnapshot, &j.MultibyteSnapshot},
+		{JobPruneRequests, &j.PruneRequests},
 	}
 }
 
@@ -496,13 +522,15 @@ func defaultConfig() *Config {
 		LogLevel:           DefaultLogLevel,
 		LogFormat:          DefaultLogFormat,
 		Jobs: JobsConfig{
-			StaleNodes:     job("@hourly", DefaultJobTimeout),
-			StaleObservers: job("@daily", DefaultJobTimeout),
-			PruneMetrics:   job("@daily", DefaultJobTimeout),
-			PrunePackets:   job("@daily", DefaultPrunePacketsTimeout),
-			Vacuum:         job("", DefaultJobTimeout),
-			WALCheckpoint:  job("@hourly", DefaultWALCheckpointTimeout),
-			HistoryPerJob:  DefaultHistoryPerJob,
+			StaleNodes:        job("@hourly", DefaultJobTimeout),
+			StaleObservers:    job("@daily", DefaultJobTimeout),
+			PruneMetrics:      job("@daily", DefaultJobTimeout),
+			PrunePackets:      job("@daily", DefaultPrunePacketsTimeout),
+			Vacuum:            job("", DefaultJobTimeout),
+			WALCheckpoint:     job("@hourly", DefaultWALCheckpointTimeout),
+			MultibyteSnapshot: job("@every 5m", DefaultJobTimeout),
+			PruneRequests:     job("@every 15s", DefaultJobTimeout),
+			HistoryPerJob:     DefaultHistoryPerJob,
 		},
 		HTTP:  HTTPConfig{Listen: DefaultHTTPListen},
 		Stats: StatsConfig{File: DefaultStatsFile, Interval: DefaultStatsInterval},
@@ -753,7 +781,7 @@ func fillSourceDefaults(ko *koanf.Koanf) {
 			continue
 		}
 		if !hasKeyFold(m, "qos") {
-			m["qos"] = DefaultQoS
+			m["qos"] = mqtt.DefaultQoS
 		}
 	}
 	_ = ko.Load(confmap.Provider(map[string]any{"mqttSources": list}, ""), nil)
@@ -794,12 +822,12 @@ func namedEnv(env map[string]string, log *slog.Logger) map[string]any {
 	if v := env[envMQTTBroker]; v != "" {
 		topic := env[envMQTTTopic]
 		if topic == "" {
-			topic = DefaultTopic
+			topic = mqtt.DefaultTopic
 		}
 		out["mqttSources"] = []any{map[string]any{
 			"name": "env", "broker": v, "topics": []any{topic},
 		}}
-		log.Info("mqtt sources replaced by environment", "env", envMQTTBroker, "broker", redactURL(v), "topic", topic)
+		log.Info("mqtt sources replaced by environment", "env", envMQTTBroker, "broker", mqtt.RedactURL(v), "topic", topic)
 	} else if env[envMQTTTopic] != "" {
 		log.Warn("environment variable ignored without MQTT_BROKER", "env", envMQTTTopic)
 	}
@@ -1289,10 +1317,10 @@ func (c *Config) redacted() *Config {
 	r.MQTTSources = make([]SourceConfig, len(c.MQTTSources))
 	for i, s := range c.MQTTSources {
 		s.Password = hide(s.Password)
-		s.Broker = redactURL(s.Broker)
+		s.Broker = mqtt.RedactURL(s.Broker)
 		r.MQTTSources[i] = s
 	}
-	r.MQTT.Broker = redactURL(c.MQTT.Broker)
+	r.MQTT.Broker = mqtt.RedactURL(c.MQTT.Broker)
 	r.HTTP.Password = hide(c.HTTP.Password)
 	r.HTTP.BearerToken = hide(c.HTTP.BearerToken)
 	if c.ChannelKeysHex != nil {
@@ -1302,21 +1330,4 @@ func (c *Config) redacted() *Config {
 		}
 	}
 	return &r
-}
-
-// redactURL hides a password embedded in a URL (scheme://user:pass@host).
-func redactURL(s string) string {
-	scheme, rest, ok := strings.Cut(s, "://")
-	if !ok {
-		return s
-	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return s
-	}
-	user, _, hasPass := strings.Cut(rest[:at], ":")
-	if !hasPass {
-		return s
-	}
-	return scheme + "://" + user + ":" + redactedValue + "@" + rest[at+1:]
 }

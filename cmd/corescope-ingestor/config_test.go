@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/corescope/etl/etl/mqtt"
 )
 
 // writeConfig writes content to name in a new temporary directory and
@@ -123,7 +125,7 @@ hashChannels: "#a,#b"
 
 		s := c.MQTTSources[0]
 		if len(c.MQTTSources) != 1 || s.Name != "eu" || s.QoS != 0 || s.ClientID != "fixed-id" ||
-			*s.CleanSession || s.StallAfter != 90*time.Second || s.KeepAlive != time.Minute ||
+			s.CleanSession || s.StallAfter != 90*time.Second || s.KeepAlive != time.Minute ||
 			s.ConnectTimeoutSec != DefaultConnectTimeoutSec || s.PahoBroker() != "ssl://broker.example.org:8883" {
 			t.Errorf("%s: source = %+v", name, s)
 		}
@@ -158,7 +160,7 @@ func TestLoadConfigCoreScopeExample(t *testing.T) {
 	}
 	local, linco := c.MQTTSources[0], c.MQTTSources[1]
 	if local.Name != "local" || local.PahoBroker() != "tcp://localhost:1883" ||
-		!reflect.DeepEqual(local.Topics, []string{"meshcore/+/+/packets", "meshcore/#"}) || local.QoS != DefaultQoS {
+		!reflect.DeepEqual(local.Topics, []string{"meshcore/+/+/packets", "meshcore/#"}) || local.QoS != mqtt.DefaultQoS {
 		t.Errorf("local = %+v", local)
 	}
 	if linco.Name != "lincomatic" || linco.PahoBroker() != "ssl://mqtt.lincomatic.com:8883" || !linco.TLS() ||
@@ -225,8 +227,8 @@ func TestLoadConfigZeroConfig(t *testing.T) {
 	}
 	s := c.MQTTSources[0]
 	if len(c.MQTTSources) != 1 || s.Name != "local" || s.Broker != DefaultLocalBroker ||
-		!reflect.DeepEqual(s.Topics, []string{DefaultTopic}) || s.QoS != DefaultQoS || !*s.CleanSession ||
-		!strings.HasPrefix(s.ClientID, "corescope-ingestor-") || !strings.HasSuffix(s.ClientID, "-local") {
+		!reflect.DeepEqual(s.Topics, []string{mqtt.DefaultTopic}) || s.QoS != mqtt.DefaultQoS || s.CleanSession ||
+		!strings.HasPrefix(s.ClientID, "csi-") {
 		t.Errorf("default source = %+v", s)
 	}
 	if c.ChannelKeysPath != filepath.Join(dir, DefaultChannelKeysFile) {
@@ -263,18 +265,18 @@ func TestLoadConfigEnv(t *testing.T) {
 		{"MQTT_BROKER and MQTT_TOPIC", []string{"MQTT_BROKER=mqtts://env:8883", "MQTT_TOPIC=meshcore/SJC/#"}, func(t *testing.T, c *Config) {
 			s := c.MQTTSources
 			if len(s) != 1 || s[0].Name != "env" || s[0].Broker != "mqtts://env:8883" ||
-				!reflect.DeepEqual(s[0].Topics, []string{"meshcore/SJC/#"}) || s[0].QoS != DefaultQoS {
+				!reflect.DeepEqual(s[0].Topics, []string{"meshcore/SJC/#"}) || s[0].QoS != mqtt.DefaultQoS {
 				t.Errorf("sources = %+v", s)
 			}
 		}},
 		{"MQTT_BROKER alone", []string{"MQTT_BROKER=tcp://env:1883"}, func(t *testing.T, c *Config) {
 			s := c.MQTTSources
-			if len(s) != 1 || s[0].Name != "env" || !reflect.DeepEqual(s[0].Topics, []string{DefaultTopic}) {
+			if len(s) != 1 || s[0].Name != "env" || !reflect.DeepEqual(s[0].Topics, []string{mqtt.DefaultTopic}) {
 				t.Errorf("sources = %+v", s)
 			}
 		}},
 		{"MQTT_TOPIC alone is ignored", []string{"MQTT_TOPIC=x/#"}, func(t *testing.T, c *Config) {
-			if c.MQTTSources[0].Name != "file" || c.MQTTSources[0].Topics[0] != DefaultTopic {
+			if c.MQTTSources[0].Name != "file" || c.MQTTSources[0].Topics[0] != mqtt.DefaultTopic {
 				t.Errorf("sources = %+v", c.MQTTSources)
 			}
 		}},
@@ -346,11 +348,11 @@ func TestLoadConfigLegacyMQTT(t *testing.T) {
 		{"topic", `{"mqtt": {"broker": "mqtt://old:1883", "topic": "meshcore/+/+/packets"}}`,
 			[]SourceConfig{{Name: "default", Broker: "mqtt://old:1883", Topics: []string{"meshcore/+/+/packets"}}}},
 		{"no topic subscribes to meshcore/# only", `{"mqtt": {"broker": "mqtt://old:1883", "topic": ""}}`,
-			[]SourceConfig{{Name: "default", Broker: "mqtt://old:1883", Topics: []string{DefaultTopic}}}},
+			[]SourceConfig{{Name: "default", Broker: "mqtt://old:1883", Topics: []string{mqtt.DefaultTopic}}}},
 		{"mqttSources win", `{"mqtt": {"broker": "mqtt://old:1883"}, "mqttSources": [{"broker": "mqtt://new:1883"}]}`,
-			[]SourceConfig{{Name: "mqtt://new:1883", Broker: "mqtt://new:1883", Topics: []string{DefaultTopic}}}},
+			[]SourceConfig{{Name: "mqtt://new:1883", Broker: "mqtt://new:1883", Topics: []string{mqtt.DefaultTopic}}}},
 		{"name defaults to the broker URL without credentials", `{"mqttSources": [{"broker": "mqtt://u:p@new:1883"}]}`,
-			[]SourceConfig{{Name: "mqtt://new:1883", Broker: "mqtt://u:p@new:1883", Topics: []string{DefaultTopic}}}},
+			[]SourceConfig{{Name: "mqtt://new:1883", Broker: "mqtt://u:p@new:1883", Topics: []string{mqtt.DefaultTopic}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -358,7 +360,7 @@ func TestLoadConfigLegacyMQTT(t *testing.T) {
 			var got []SourceConfig
 			for _, s := range c.MQTTSources {
 				got = append(got, SourceConfig{Name: s.Name, Broker: s.Broker, Topics: s.Topics})
-				if s.QoS != DefaultQoS || s.ClientID == "" || s.CleanSession == nil {
+				if s.QoS != mqtt.DefaultQoS || s.ClientID == "" || s.CleanSession {
 					t.Errorf("source defaults not applied: %+v", s)
 				}
 			}
@@ -369,24 +371,53 @@ func TestLoadConfigLegacyMQTT(t *testing.T) {
 	}
 }
 
+// The defaults are a persistent session with QoS 1 subscriptions and a
+// stable client id per host, database and source (issue #14 item 4).
 func TestLoadConfigClientID(t *testing.T) {
 	saved := hostname
 	t.Cleanup(func() { hostname = saved })
 	hostname = func() (string, error) { return "box.lan", nil }
-	c := mustLoad(t, writeConfig(t, "c.yaml", `
+	file := `
+dbPath: data/meshcore.db
 mqttSources:
-  - {name: local, broker: "mqtt://127.0.0.1:1883", cleanSession: false}
+  - {name: local, broker: "mqtt://127.0.0.1:1883", cleanSession: true}
   - {broker: "mqtts://b.example:8883"}
   - {name: x, broker: "mqtt://127.0.0.1:1883", clientId: mine}
-`), nil)
-	want := []string{"corescope-ingestor-box-lan-local", "corescope-ingestor-box-lan-mqtts---b-example-8883", "mine"}
+`
+	c := mustLoad(t, writeConfig(t, "c.yaml", file), nil)
+	abs, err := filepath.Abs("data/meshcore.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		mqtt.DefaultClientID("box.lan", abs, "local"),
+		mqtt.DefaultClientID("box.lan", abs, "mqtts://b.example:8883"),
+		"mine",
+	}
 	for i, s := range c.MQTTSources {
 		if s.ClientID != want[i] {
 			t.Errorf("source %d clientId = %q, want %q", i, s.ClientID, want[i])
 		}
+		if len(s.ClientID) > 23 {
+			t.Errorf("source %d clientId %q is longer than MQTT 3.1.1's safe 23 characters", i, s.ClientID)
+		}
 	}
-	if *c.MQTTSources[0].CleanSession || !*c.MQTTSources[1].CleanSession {
+	if again := mustLoad(t, writeConfig(t, "c.yaml", file), nil); again.MQTTSources[0].ClientID != want[0] {
+		t.Errorf("client id not stable across loads: %q", again.MQTTSources[0].ClientID)
+	}
+	other := mustLoad(t, writeConfig(t, "c.yaml", strings.Replace(file, "data/meshcore.db", "other.db", 1)), nil)
+	if other.MQTTSources[0].ClientID == want[0] {
+		t.Errorf("two databases share client id %q", want[0])
+	}
+	if !c.MQTTSources[0].CleanSession || c.MQTTSources[1].CleanSession {
 		t.Errorf("cleanSession not kept/defaulted")
+	}
+	mc := c.MQTTSources[1].MQTTConfig()
+	if mc.CleanSession || mc.QoS != 1 || mc.ClientID != want[1] || mc.Broker != "ssl://b.example:8883" {
+		t.Errorf("mqtt config = %+v; want a persistent session, QoS 1, the generated id", mc)
+	}
+	if err := mc.Validate(); err != nil {
+		t.Errorf("default source does not validate: %v", err)
 	}
 }
 

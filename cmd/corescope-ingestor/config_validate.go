@@ -13,6 +13,7 @@ import (
 	"time"
 	_ "time/tzdata" // CRON_TZ zones resolve even on hosts without a zoneinfo database
 
+	"github.com/corescope/etl/etl/mqtt"
 	corejobs "github.com/corescope/etl/jobs"
 )
 
@@ -66,9 +67,6 @@ func oneOf(p *problems, key, v, def string, allowed ...string) string {
 	return v
 }
 
-// brokerSchemes are the URL schemes accepted for a broker.
-var brokerSchemes = []string{"mqtt", "mqtts", "tcp", "ssl", "tls", "ws", "wss"}
-
 // normalizeSources converts the legacy mqtt section, applies the local
 // default and the per-source defaults, and validates every source.
 func (c *Config) normalizeSources(p *problems, log *slog.Logger) {
@@ -78,21 +76,25 @@ func (c *Config) normalizeSources(p *problems, log *slog.Logger) {
 		// when the topic was empty); subscribe to exactly one.
 		topic := strings.TrimSpace(c.MQTT.Topic)
 		if topic == "" {
-			topic = DefaultTopic
+			topic = mqtt.DefaultTopic
 		}
-		c.MQTTSources = []SourceConfig{{Name: "default", Broker: strings.TrimSpace(c.MQTT.Broker), Topics: []string{topic}, QoS: DefaultQoS}}
-		log.Info("converted the legacy mqtt section to a source", "source", "default", "broker", redactURL(c.MQTT.Broker), "topic", topic)
+		c.MQTTSources = []SourceConfig{{Name: "default", Broker: strings.TrimSpace(c.MQTT.Broker), Topics: []string{topic}, QoS: mqtt.DefaultQoS}}
+		log.Info("converted the legacy mqtt section to a source", "source", "default", "broker", mqtt.RedactURL(c.MQTT.Broker), "topic", topic)
 	case len(c.MQTTSources) > 0 && c.MQTT.Broker != "":
 		log.Debug("legacy mqtt section ignored because mqttSources is set")
 	}
 	if len(c.MQTTSources) == 0 {
-		c.MQTTSources = []SourceConfig{{Name: "local", Broker: DefaultLocalBroker, QoS: DefaultQoS}}
+		c.MQTTSources = []SourceConfig{{Name: "local", Broker: DefaultLocalBroker, QoS: mqtt.DefaultQoS}}
 		log.Info("no MQTT sources configured, defaulting to " + DefaultLocalBroker)
 	}
 
 	host, err := hostname()
 	if err != nil || host == "" {
 		host = "localhost"
+	}
+	dbPath, err := filepath.Abs(c.DBPath)
+	if err != nil {
+		dbPath = c.DBPath
 	}
 	names := map[string]int{}
 	clientIDs := map[string]int{}
@@ -114,7 +116,7 @@ func (c *Config) normalizeSources(p *problems, log *slog.Logger) {
 			}
 		}
 		if len(s.Topics) == 0 {
-			s.Topics = []string{DefaultTopic}
+			s.Topics = []string{mqtt.DefaultTopic}
 		}
 		for j, t := range s.Topics {
 			if err := validateTopicFilter(t); err != nil {
@@ -136,19 +138,15 @@ func (c *Config) normalizeSources(p *problems, log *slog.Logger) {
 		s.ClientID = strings.TrimSpace(s.ClientID)
 		generated := s.ClientID == ""
 		if generated {
-			s.ClientID = clientIDPrefix + "-" + clientIDPart(host) + "-" + clientIDPart(s.Name)
+			s.ClientID = mqtt.DefaultClientID(host, dbPath, s.Name)
 		}
 		if j, dup := clientIDs[s.ClientID]; dup && !(generated && names[s.Name] != i) {
 			p.addf(key+".clientId", "duplicate client id %q (also mqttSources[%d]); a broker disconnects one of two clients with the same id", s.ClientID, j)
 		} else {
 			clientIDs[s.ClientID] = i
 		}
-		if s.CleanSession == nil {
-			t := true
-			s.CleanSession = &t
-		}
-		s.StallAfter = defaultDuration(p, key+".stallAfter", s.StallAfter, DefaultStallAfter)
-		s.KeepAlive = defaultDuration(p, key+".keepAlive", s.KeepAlive, DefaultKeepAlive)
+		s.StallAfter = defaultDuration(p, key+".stallAfter", s.StallAfter, mqtt.DefaultStallAfter)
+		s.KeepAlive = defaultDuration(p, key+".keepAlive", s.KeepAlive, mqtt.DefaultKeepAlive)
 		if s.KeepAlive > 0 && s.KeepAlive < time.Second {
 			p.addf(key+".keepAlive", "must be at least 1s, got %v", s.KeepAlive)
 		}
@@ -163,32 +161,17 @@ func (c *Config) normalizeSources(p *problems, log *slog.Logger) {
 	}
 }
 
-// validateBroker checks a broker URL and returns it parsed, or nil.
+// validateBroker checks a broker URL with mqtt.ParseBroker (the one broker
+// check, whose errors never contain the password) and returns it parsed,
+// or nil.
 func validateBroker(p *problems, key, broker string) *url.URL {
 	if broker == "" {
 		p.addf(key, "required")
 		return nil
 	}
-	u, err := url.Parse(broker)
+	u, err := mqtt.ParseBroker(broker)
 	if err != nil {
-		p.addf(key, "invalid URL: %v", err)
-		return nil
-	}
-	if u.Scheme == "" {
-		p.addf(key, "want a URL such as mqtt://host:1883, got %q", redactURL(broker))
-		return nil
-	}
-	scheme := strings.ToLower(u.Scheme)
-	ok := false
-	for _, s := range brokerSchemes {
-		ok = ok || scheme == s
-	}
-	if !ok {
-		p.addf(key, "unsupported scheme %q in %q (want one of %s)", u.Scheme, redactURL(broker), strings.Join(brokerSchemes, ", "))
-		return nil
-	}
-	if u.Host == "" {
-		p.addf(key, "missing host in %q (want scheme://host:port)", redactURL(broker))
+		p.add(key, err)
 		return nil
 	}
 	return u
@@ -210,20 +193,6 @@ func validateTopicFilter(t string) error {
 		}
 	}
 	return nil
-}
-
-// clientIDPart keeps the characters every broker accepts in a client id.
-func clientIDPart(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('-')
-		}
-	}
-	return strings.Trim(b.String(), "-")
 }
 
 // defaultDuration replaces 0 with def and rejects negative durations.

@@ -204,21 +204,7 @@ func newDaemon(cfg *Config, db *sqlite.DB, log *slog.Logger) (*daemon, error) {
 
 	mm := mqtt.NewMetrics(d.reg)
 	for _, s := range cfg.MQTTSources {
-		mc := mqtt.Config{
-			Name:               s.Name,
-			Broker:             s.PahoBroker(),
-			Username:           s.Username,
-			Password:           s.Password,
-			InsecureSkipVerify: s.RejectUnauthorized != nil && !*s.RejectUnauthorized,
-			CAFile:             s.CAFile,
-			Topics:             s.Topics,
-			QoS:                byte(s.QoS),
-			ClientID:           s.ClientID,
-			CleanSession:       s.CleanSession == nil || *s.CleanSession,
-			KeepAlive:          s.KeepAlive,
-			ConnectTimeout:     time.Duration(s.ConnectTimeoutSec) * time.Second,
-			StallAfter:         s.StallAfter,
-		}
+		mc := s.MQTTConfig()
 		if err := mc.Validate(); err != nil {
 			return nil, usageError{fmt.Errorf("mqttSources %q: %w", s.Name, err)}
 		}
