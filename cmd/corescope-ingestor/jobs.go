@@ -43,7 +43,8 @@ func buildScheduler(cfg *Config, db *sqlite.DB, reg prometheus.Registerer, log *
 		HistoryPerJob:   cfg.Jobs.HistoryPerJob,
 		ShutdownTimeout: cfg.Ingest.ShutdownTimeout + schedulerShutdownMargin,
 	})
-	for _, spec := range maintenanceSpecs(&cfg.Jobs, db) {
+	for _, spec := range jobSpecs(cfg, db, log) {
+		spec.Job = componentJob(spec.Name, spec.Job)
 		if err := s.Add(spec); err != nil {
 			return nil, fmt.Errorf("jobs.%s: %w", spec.Name, err)
 		}
@@ -234,7 +235,7 @@ func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	var names []string
-	for _, sp := range maintenanceSpecs(&cfg.Jobs, nil) {
+	for _, sp := range jobSpecs(cfg, nil, nil) {
 		names = append(names, sp.Name)
 	}
 	if name != "" && !slices.Contains(names, name) {
@@ -273,7 +274,7 @@ func listJobs(ctx context.Context, c *jobsClient, cfg *Config, stdout, stderr io
 	if errors.Is(err, errNoDaemon) {
 		fmt.Fprintf(stderr, "%v; showing the configured jobs\n", err)
 		s := jobs.NewScheduler(jobs.Options{})
-		for _, spec := range maintenanceSpecs(&cfg.Jobs, nil) {
+		for _, spec := range jobSpecs(cfg, nil, nil) {
 			if err := s.Add(spec); err != nil {
 				return fmt.Errorf("jobs.%s: %w", spec.Name, err)
 			}

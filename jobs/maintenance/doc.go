@@ -43,3 +43,17 @@ const (
 	NameNormalizePublicChannel = "normalizePublicChannel"
 	NameLowercaseNodeKeys      = "lowercaseNodeKeys"
 )
+
+// Names of the jobs that carry out what CoreScope's read-only server hands
+// to its writer (head.md §2.10–§2.12, §2.16).
+const (
+	// NameMultibyteSnapshot applies the server's multi-byte capability
+	// snapshot file.
+	NameMultibyteSnapshot = "multibyteSnapshot"
+	// NamePruneRequests executes the server's geo-prune request files.
+	NamePruneRequests = "pruneRequests"
+	// NameObserverBlacklist soft-deletes the blacklisted observers at start.
+	NameObserverBlacklist = "observerBlacklist"
+	// NamePruneClientReceptions deletes old client RX coverage rows.
+	NamePruneClientReceptions = "pruneClientReceptions"
+)

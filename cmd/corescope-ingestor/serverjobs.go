@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/corescope/etl/etl/sqlite"
+	"github.com/corescope/etl/jobs"
+	"github.com/corescope/etl/jobs/maintenance"
+)
+
+// The jobs that carry out what CoreScope's read-only server hands to its
+// writer through files in the database's directory (head.md §2.10–§2.12).
+// Both processes must therefore see that directory.
+var (
+	_ maintenance.MultibyteStore          = (*sqlite.DB)(nil)
+	_ maintenance.NodeDeleteStore         = (*sqlite.DB)(nil)
+	_ maintenance.ObserverDeactivateStore = (*sqlite.DB)(nil)
+)
+
+// jobSpecs returns every job of the daemon: the maintenance jobs and the
+// server's queues. db may be nil for listings.
+func jobSpecs(cfg *Config, db *sqlite.DB, log *slog.Logger) []jobs.Spec {
+	var store maintenance.Store
+	if db != nil {
+		store = db
+	}
+	return append(maintenanceSpecs(&cfg.Jobs, store), serverJobSpecs(cfg, db, log)...)
+}
+
+// serverJobSpecs translates the config into the specs of the server-queue
+// jobs. The file locations are fixed relative to dbPath, as the server
+// computes them. multibyteSnapshot also runs at start (CoreScope waits two
+// minutes): the file on disk is the server's latest, and applying it again
+// changes nothing.
+func serverJobSpecs(cfg *Config, db *sqlite.DB, log *slog.Logger) []jobs.Spec {
+	dir := filepath.Dir(cfg.DBPath)
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	spec := func(name string, j JobConfig, job jobs.Job, onStart bool) jobs.Spec {
+		return jobs.Spec{
+			Name: name, Schedule: j.Schedule, Enabled: j.Enabled, Timeout: j.Timeout, Jitter: j.Jitter,
+			OnStart: onStart, Job: job,
+		}
+	}
+	c := &cfg.Jobs
+	return []jobs.Spec{
+		spec(maintenance.NameMultibyteSnapshot, c.MultibyteSnapshot, &maintenance.MultibyteSnapshot{
+			Store:    db,
+			Path:     filepath.Join(dir, maintenance.MultibyteSnapshotFile),
+			Chunking: maintenance.Chunking{Rows: c.MultibyteSnapshot.ChunkRows, Budget: c.MultibyteSnapshot.ChunkBudget},
+		}, true),
+		spec(maintenance.NamePruneRequests, c.PruneRequests, &maintenance.PruneRequests{
+			Store: db,
+			Dir:   filepath.Join(dir, maintenance.PruneRequestsDir),
+			Log:   log.With("job", maintenance.NamePruneRequests),
+		}, true),
+		// CoreScope's startup soft delete of blacklisted observers: not
+		// configurable beyond observerBlacklist itself.
+		{
+			Name:    maintenance.NameObserverBlacklist,
+			Enabled: true,
+			OnStart: true,
+			Timeout: DefaultJobTimeout,
+			Job:     &maintenance.ObserverBlacklist{Store: db, IDs: cfg.ObserverBlacklist},
+		},
+	}
+}
+
+// componentJob runs job with its writes labelled name in the stats file's
+// writer_perf.
+func componentJob(name string, job jobs.Job) jobs.Job {
+	return jobs.JobFunc(func(ctx context.Context, dryRun bool) (jobs.Result, error) {
+		return job.Run(sqlite.WithComponent(ctx, name), dryRun)
+	})
+}
