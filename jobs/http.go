@@ -3,8 +3,10 @@ package jobs
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // Handler serves the job API:
@@ -14,9 +16,13 @@ import (
 //	POST /jobs/{name}/run          run a job now and wait; ?dryRun=1 for a dry run
 //
 // POST answers 200 with the Run as JSON once the run has finished, whatever
-// its result; 404 for an unknown job; 409 with the skipped Run when a run of
-// the job is still going; 503 while shutting down. Authentication is the
-// caller's concern (wrap the handler).
+// its result; 404 for an unknown job; 409 with {"error": …} for a job whose
+// Spec.Enabled is false (enabled: false turns a job off everywhere, on
+// demand included); 409 with the skipped Run when a run of the job is still
+// going; 503 while shutting down. A run may last as long as the job's
+// timeout: the handler lifts the server's write deadline for it.
+// Authentication and cross-site checks are the caller's concern (wrap the
+// handler).
 func (s *Scheduler) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /jobs", s.serveList)
@@ -73,7 +79,17 @@ func (s *Scheduler) serveRun(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	run, err := s.RunNow(r.Context(), r.PathValue("name"), dryRun)
+	name := r.PathValue("name")
+	if enabled, ok := s.enabled(name); ok && !enabled {
+		writeError(w, http.StatusConflict, fmt.Sprintf("job %s is disabled (jobs.%s.enabled: false); enable it in the config to run it", name, name))
+		return
+	}
+	// The run is bounded by the job's own timeout, not by the server's
+	// WriteTimeout, which would cut the response of a long run. (The read
+	// deadline is already lifted once the request is read.) An error means
+	// a ResponseWriter without deadlines: nothing to lift.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	run, err := s.RunNow(r.Context(), name, dryRun)
 	switch {
 	case errors.Is(err, ErrUnknownJob):
 		writeError(w, http.StatusNotFound, err.Error())
@@ -85,6 +101,17 @@ func (s *Scheduler) serveRun(w http.ResponseWriter, r *http.Request) {
 		// The run happened; its result says how it went.
 		writeJSON(w, http.StatusOK, run)
 	}
+}
+
+// enabled reports the job's Spec.Enabled; ok is false for an unknown job.
+func (s *Scheduler) enabled(name string) (enabled, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.entries[name]
+	if !ok {
+		return false, false
+	}
+	return e.spec.Enabled, true
 }
 
 func (s *Scheduler) known(name string) bool {

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/corescope/etl/jobs"
 )
@@ -92,5 +95,70 @@ func TestHandlerOverHTTP(t *testing.T) {
 	}
 	if resp, _ := http.Get(srv.URL + "/jobs/prune/run"); resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET on the run endpoint: %d", resp.StatusCode)
+	}
+}
+
+// TestHandlerDisabledJob: a job with Enabled false is refused with 409 and
+// does not run.
+func TestHandlerDisabledJob(t *testing.T) {
+	h := newHarness(t, jobs.Options{})
+	var ran atomic.Int32
+	h.add(t, jobs.Spec{Name: "off", Schedule: "@daily", Enabled: false,
+		Job: jobs.JobFunc(func(ctx context.Context, dryRun bool) (jobs.Result, error) {
+			ran.Add(1)
+			return jobs.Result{}, nil
+		})})
+	h.start(t)
+	defer h.stop(t)
+	srv := httptest.NewServer(h.s.Handler())
+	defer srv.Close()
+	for _, path := range []string{"/jobs/off/run", "/jobs/off/run?dryRun=1"} {
+		resp, err := http.Post(srv.URL+path, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e struct{ Error string }
+		json.NewDecoder(resp.Body).Decode(&e)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusConflict || !strings.Contains(e.Error, "disabled") {
+			t.Errorf("POST %s: %d %q, want 409 saying the job is disabled", path, resp.StatusCode, e.Error)
+		}
+	}
+	if n := ran.Load(); n != 0 || len(h.runs(t, "off")) != 0 {
+		t.Errorf("the disabled job ran %d times (history %v)", n, h.runs(t, "off"))
+	}
+}
+
+// TestHandlerRunOutlivesServerDeadlines runs a job that lasts longer than
+// the server's read and write timeouts: the run is not cancelled and its
+// result is delivered, not cut by the write deadline.
+func TestHandlerRunOutlivesServerDeadlines(t *testing.T) {
+	h := newHarness(t, jobs.Options{})
+	const deadline = 50 * time.Millisecond
+	h.add(t, jobs.Spec{Name: "slow", Enabled: true,
+		Job: jobs.JobFunc(func(ctx context.Context, dryRun bool) (jobs.Result, error) {
+			select { // work that outlasts both deadlines
+			case <-time.After(10 * deadline):
+				return jobs.Result{Rows: 1}, nil
+			case <-ctx.Done():
+				return jobs.Result{}, ctx.Err()
+			}
+		})})
+	h.start(t)
+	defer h.stop(t)
+	srv := httptest.NewUnstartedServer(h.s.Handler())
+	srv.Config.ReadTimeout = deadline
+	srv.Config.WriteTimeout = deadline
+	srv.Start()
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/jobs/slow/run", "", nil)
+	if err != nil {
+		t.Fatalf("POST: %v (the response was cut by the server's deadline)", err)
+	}
+	defer resp.Body.Close()
+	var r jobs.Run
+	json.NewDecoder(resp.Body).Decode(&r)
+	if resp.StatusCode != http.StatusOK || r.Result != jobs.ResultSuccess || r.Rows != 1 {
+		t.Errorf("slow run: %d %+v, want 200 success", resp.StatusCode, r)
 	}
 }

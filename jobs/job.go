@@ -39,8 +39,9 @@ type Spec struct {
 	// CRON_TZ=Zone. Empty means the job runs only on demand or chained
 	// after another job.
 	Schedule string
-	// Enabled false keeps the job listed and runnable on demand, but never
-	// scheduled, chained or run at start.
+	// Enabled false keeps the job listed, but never scheduled, chained or
+	// run at start, and Handler refuses to run it (409). RunNow does not
+	// look at it: the caller decides.
 	Enabled bool
 	// Timeout bounds one run (its context is cancelled); 0 means no timeout.
 	Timeout time.Duration

@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +28,14 @@ type httpOptions struct {
 	BearerToken string // alternative to basic auth; empty = none
 	PProf       bool   // serve /debug/pprof/ (only on a loopback listener)
 }
+
+// Timeouts of the HTTP server.
+const (
+	httpReadHeaderTimeout = 10 * time.Second // to read a request's headers
+	httpReadTimeout       = 30 * time.Second // to read a whole request
+	httpWriteTimeout      = 2 * time.Minute  // to write a response (longest pprof profile or trace, exclusive)
+	httpIdleTimeout       = 2 * time.Minute  // keep-alive connection idle
+)
 
 // httpServer serves /metrics, /healthz, /readyz and the job control API.
 type httpServer struct {
@@ -70,9 +81,24 @@ func newHTTPServer(opts httpOptions, gatherer prometheus.Gatherer, jobs http.Han
 			log.Warn("pprof not served: the listener is not on loopback", "listen", ln.Addr().String())
 		}
 	}
+	// Outermost first: a foreign Host and a cross-site POST are refused
+	// before credentials are looked at.
+	var h http.Handler = jsonPostOnly(mux)
+	h = s.auth(h)
+	h = http.NewCrossOriginProtection().Handler(h)
+	if isLoopback(ln.Addr()) {
+		h = loopbackHostOnly(ln.Addr().(*net.TCPAddr).Port, h)
+	}
 	s.srv = &http.Server{
-		Handler:           s.auth(mux),
-		ReadHeaderTimeout: 10 * time.Second,
+		Handler: h,
+		// Requests carry no body worth waiting for. A job run lifts the
+		// write deadline for itself (jobs.Scheduler.Handler) and waits
+		// as long as the job's timeout; pprof refuses a profile or trace
+		// of WriteTimeout or longer.
+		ReadHeaderTimeout: httpReadHeaderTimeout,
+		ReadTimeout:       httpReadTimeout,
+		WriteTimeout:      httpWriteTimeout,
+		IdleTimeout:       httpIdleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return s, nil
@@ -111,7 +137,7 @@ func (s *httpServer) auth(next http.Handler) http.Handler {
 			return
 		}
 		if s.opts.BearerToken != "" {
-			if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok &&
+			if tok, ok := bearerToken(r); ok &&
 				subtle.ConstantTimeCompare([]byte(tok), []byte(s.opts.BearerToken)) == 1 {
 				next.ServeHTTP(w, r)
 				return
@@ -127,6 +153,74 @@ func (s *httpServer) auth(next http.Handler) http.Handler {
 			w.Header().Set("WWW-Authenticate", `Basic realm="corescope-ingestor"`)
 		}
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
+	})
+}
+
+// bearerToken returns the token of an "Authorization: Bearer <token>"
+// header. The scheme is case-insensitive (RFC 7235 §2.1).
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimLeft(tok, " ")
+	return tok, tok != ""
+}
+
+// loopbackHostOnly refuses (421) a request whose Host is not a loopback
+// name or address with the listener's port: on a loopback listener any
+// other Host is a browser that was sent here by DNS rebinding, and would
+// otherwise read /metrics and /jobs as a same-origin page. A request with
+// no Host (HTTP/1.0) cannot come from a browser and is let through.
+func loopbackHostOnly(port int, next http.Handler) http.Handler {
+	want := strconv.Itoa(port)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Host == "" || loopbackHost(r.Host, want) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, "misdirected request: on a loopback listener the Host must be localhost, 127.0.0.1 or [::1] with port "+want,
+			http.StatusMisdirectedRequest)
+	})
+}
+
+// loopbackHost reports whether hostport names a loopback host ("localhost"
+// or a loopback IP) and the given port (or no port, for port 80).
+func loopbackHost(hostport, port string) bool {
+	host, p, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host, p = strings.TrimSuffix(strings.TrimPrefix(hostport, "["), "]"), "80"
+	}
+	if p != port {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Zone() == "" && ip.IsLoopback()
+}
+
+// jsonPostOnly refuses (415) a POST with a body that is not JSON: an HTML
+// form or a no-CORS fetch can only send form or text bodies, and the
+// job API takes none, so a bodiless POST (our CLI) or a JSON one is all it
+// needs.
+func jsonPostOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ct := r.Header.Get("Content-Type")
+		if ct == "" && r.ContentLength == 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			http.Error(w, "unsupported media type: POST takes no body or application/json", http.StatusUnsupportedMediaType)
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

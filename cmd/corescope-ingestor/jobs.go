@@ -348,6 +348,11 @@ func runJob(ctx context.Context, c *jobsClient, cfg *Config, name string, dryRun
 // scheduler built like the daemon's, so that the run is guarded, recorded
 // in job_runs and chained the same way.
 func runLocally(ctx context.Context, cfg *Config, name string, dryRun bool, c *jobsClient, dialErr error, stderr io.Writer) (jobs.Run, error) {
+	for _, sp := range maintenanceSpecs(&cfg.Jobs, nil) {
+		if sp.Name == name && !sp.Enabled { // as the daemon's POST refuses it
+			return jobs.Run{}, fmt.Errorf("jobs run %s: the job is disabled (jobs.%s.enabled: false); enable it in the config to run it", name, name)
+		}
+	}
 	if _, err := os.Stat(cfg.DBPath); err != nil {
 		return jobs.Run{}, fmt.Errorf("jobs run %s: no daemon answers (%v), and the database cannot be opened: %w", name, dialErr, err)
 	}
@@ -466,8 +471,8 @@ func (c *jobsClient) do(ctx context.Context, method, path string, out any) error
 		return err
 	}
 	switch {
-	case resp.StatusCode == http.StatusConflict:
-		return errConflict
+	case resp.StatusCode == http.StatusConflict && !strings.Contains(string(body), `"error"`):
+		return errConflict // the skipped Run: a run is still going
 	case resp.StatusCode == http.StatusUnauthorized:
 		return fmt.Errorf("%s %s: unauthorized: check http.username/http.password or http.bearerToken", method, c.base+path)
 	case resp.StatusCode/100 != 2:
