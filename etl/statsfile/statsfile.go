@@ -1,7 +1,9 @@
 // Package statsfile writes the per-second ingest statistics file that
 // CoreScope's server reads for its performance page.
 //
-// The file is compact JSON with CoreScope's key names (spec: ingestor.md §6).
+// The file is compact JSON with CoreScope's key names (spec: ingestor.md §6),
+// plus the keys today's server reads for its writer, liveness and MQTT
+// status panels (head.md §2.19).
 // It is written atomically: the content goes to a temporary file in the same
 // directory, created with O_EXCL|O_NOFOLLOW and mode 0600, which is then
 // renamed over the destination. A symlink planted at either path is refused:
@@ -44,6 +46,64 @@ type Counters struct {
 	WALCommits         uint64 // real transaction commits
 	GroupCommitFlushes uint64 // batches committed (group commits)
 	BackfillUpdates    map[string]uint64
+
+	// The panels of CoreScope's current server (spec head.md §2.19); each
+	// key is left out while empty.
+
+	// WriterPerf is the use of the write connection per component: the
+	// ingest path and each job (writer_perf).
+	WriterPerf map[string]WriterPerf
+	// SourceLiveness maps a source name to its clocks (source_liveness).
+	SourceLiveness map[string]SourceLiveness
+	// SourceStatuses is the MQTT status panel, one entry per source
+	// (source_statuses).
+	SourceStatuses []SourceStatus
+	// WatchdogLastTick is the oldest last tick of the sources' stall
+	// watchdogs (watchdogLastTickUnix); zero before any has ticked.
+	WatchdogLastTick time.Time
+	// WatchdogPanics counts panics recovered in the watchdogs
+	// (watchdogPanicCount, left out while 0).
+	WatchdogPanics uint64
+}
+
+// WriterPerf is one component's use of the write connection. Percentiles
+// and maxima are over its recent acquisitions, in milliseconds.
+type WriterPerf struct {
+	Count           uint64  `json:"count"`
+	ContentionTotal uint64  `json:"contention_total"` // acquisitions that had to wait for another user
+	WaitP50         float64 `json:"wait_ms_p50"`
+	WaitP95         float64 `json:"wait_ms_p95"`
+	WaitP99         float64 `json:"wait_ms_p99"`
+	WaitMax         float64 `json:"wait_ms_max"`
+	HoldP50         float64 `json:"hold_ms_p50"`
+	HoldP95         float64 `json:"hold_ms_p95"`
+	HoldP99         float64 `json:"hold_ms_p99"`
+	HoldMax         float64 `json:"hold_ms_max"`
+}
+
+// SourceLiveness holds a source's two clocks, in Unix seconds (0 = never).
+type SourceLiveness struct {
+	// LastReceiptUnix is when the MQTT client last received a message.
+	LastReceiptUnix int64 `json:"lastReceiptUnix"`
+	// LastMessageUnix is when the write path last took one of its
+	// messages; it falls behind LastReceiptUnix when the writer lags.
+	LastMessageUnix int64 `json:"lastMessageUnix"`
+}
+
+// SourceStatus is one source in the server's MQTT status panel. Times are
+// Unix seconds (0 = never).
+type SourceStatus struct {
+	Name               string `json:"name"`
+	Broker             string `json:"broker"` // with its password masked
+	Connected          bool   `json:"connected"`
+	LastConnectUnix    int64  `json:"lastConnectUnix"`
+	LastDisconnectUnix int64  `json:"lastDisconnectUnix"`
+	LastPacketUnix     int64  `json:"lastPacketUnix"`
+	ConnectCount       uint64 `json:"connectCount"`
+	DisconnectCount    uint64 `json:"disconnectCount"`
+	PacketsTotal       uint64 `json:"packetsTotal"`
+	PacketsLast5m      uint64 `json:"packetsLast5m"`
+	LastError          string `json:"lastError,omitempty"`
 }
 
 // Writer rewrites the stats file every interval.
@@ -130,6 +190,12 @@ type sample struct {
 	GroupCommitFlushes uint64            `json:"groupCommitFlushes"`
 	BackfillUpdates    map[string]uint64 `json:"backfillUpdates"`
 	ProcIO             *procIO           `json:"procIO,omitempty"`
+
+	WriterPerf           map[string]WriterPerf     `json:"writer_perf,omitempty"`
+	SourceLiveness       map[string]SourceLiveness `json:"source_liveness,omitempty"`
+	SourceStatuses       []SourceStatus            `json:"source_statuses,omitempty"`
+	WatchdogLastTickUnix int64                     `json:"watchdogLastTickUnix,omitempty"`
+	WatchdogPanicCount   uint64                    `json:"watchdogPanicCount,omitempty"`
 }
 
 type procIO struct {
@@ -155,6 +221,13 @@ func (w *Writer) render(now time.Time, cur ioSample) []byte {
 		WALCommits:         c.WALCommits,
 		GroupCommitFlushes: c.GroupCommitFlushes,
 		BackfillUpdates:    c.BackfillUpdates,
+		WriterPerf:         c.WriterPerf,
+		SourceLiveness:     c.SourceLiveness,
+		SourceStatuses:     c.SourceStatuses,
+		WatchdogPanicCount: c.WatchdogPanics,
+	}
+	if !c.WatchdogLastTick.IsZero() {
+		s.WatchdogLastTickUnix = c.WatchdogLastTick.Unix()
 	}
 	if s.BackfillUpdates == nil {
 		s.BackfillUpdates = map[string]uint64{}
