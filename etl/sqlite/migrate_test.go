@@ -10,6 +10,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/corescope/etl/etl/sqlite/sqlitetest"
 	"github.com/corescope/etl/migrations"
 )
 
@@ -245,26 +246,41 @@ func tableColumns(t testing.TB, db *sql.DB) map[string][]string {
 	return out
 }
 
-func TestMigrateFixture(t *testing.T) {
-	path := copyFixture(t)
+// bookkeeping are the tables whose rows a migration adds to: their rows
+// before must still be there after, unchanged.
+var bookkeeping = map[string]bool{"_migrations": true, "_async_migrations": true}
+
+// checkUpgrade migrates the file at path and checks that every row of
+// every table is unchanged apart from the new columns (rows of the
+// bookkeeping tables are only added), that the schema equals a new
+// database's, that a second Migrate is a no-op and that a packet can be
+// stored. It returns the migrated database.
+func checkUpgrade(t *testing.T, path string) *DB {
+	t.Helper()
 	raw := rawOpen(t, path)
 	cols := tableColumns(t, raw)
 	before := dumpTables(t, raw, cols)
-	if len(before["observations"]) != 160 || len(before["nodes"]) != 200 || len(before["neighbor_edges"]) != 110 {
-		t.Fatalf("unexpected fixture: %d observations, %d nodes", len(before["observations"]), len(before["nodes"]))
-	}
 	raw.Close()
 
 	db := openMigrated(t, path)
 	after := dumpTables(t, db.Reader(), cols)
 	for table := range before {
+		if bookkeeping[table] {
+			for _, r := range before[table] {
+				if !slices.Contains(after[table], r) {
+					t.Errorf("%s lost row %s", table, r)
+				}
+			}
+			continue
+		}
 		if !slices.Equal(before[table], after[table]) {
 			t.Errorf("table %s changed: %d rows before, %d after", table, len(before[table]), len(after[table]))
 		}
 	}
 
-	// Same schema as a new database: nothing CoreScope created is missing
-	// from ours, and nothing of ours is missing from the upgraded fixture.
+	// Same schema as a new database, column order included: nothing
+	// CoreScope created is missing from ours, and nothing of ours is
+	// missing from the upgraded file.
 	fresh := describeSchema(t, openTest(t).Reader())
 	upgraded := describeSchema(t, db.Reader())
 	for k, v := range fresh {
@@ -274,20 +290,180 @@ func TestMigrateFixture(t *testing.T) {
 	}
 	for k := range upgraded {
 		if _, ok := fresh[k]; !ok {
-			t.Errorf("%s exists only in the upgraded fixture", k)
+			t.Errorf("%s exists only in the upgraded file", k)
 		}
 	}
+	if missing := missingHeadObjects(t, db.Reader()); len(missing) > 0 {
+		t.Errorf("CoreScope's server would refuse the file: missing %v", missing)
+	}
 
-	// Second run is a no-op.
 	applied, err := db.Migrate(context.Background())
 	if err != nil || len(applied) != 0 {
 		t.Errorf("second Migrate: %v, %v", applied, err)
 	}
-
 	// New observations can be stored (spec §9 #1: CoreScope fails here).
 	res := apply(t, db, packetRec("ffffffffffffffff", "OBSX", t0))
 	if res.ObsInserted != 1 {
 		t.Errorf("ObsInserted = %d", res.ObsInserted)
+	}
+	return db
+}
+
+func TestMigrateFixture(t *testing.T) {
+	path := copyFixture(t)
+	raw := rawOpen(t, path)
+	if n, m, e := queryInt(t, raw, "SELECT count(*) FROM observations"), queryInt(t, raw, "SELECT count(*) FROM nodes"),
+		queryInt(t, raw, "SELECT count(*) FROM neighbor_edges"); n != 160 || m != 200 || e != 110 {
+		t.Fatalf("unexpected fixture: %d observations, %d nodes, %d edges", n, m, e)
+	}
+	raw.Close()
+	db := checkUpgrade(t, path)
+	// The last_seen backfill is left to its job.
+	if n := queryInt(t, db.Reader(), "SELECT count(*) FROM transmissions WHERE last_seen = 0"); n != 160 {
+		t.Errorf("%d transmissions with last_seen 0, want all 160 (no backfill in the migration)", n)
+	}
+}
+
+// beforeHeadMigrations is the number of migrations ours had before the
+// HEAD schema (head.md §1.4).
+const beforeHeadMigrations = 21
+
+// migrateFirst applies only the first n migrations to the file at path,
+// as an older version of ours did, and closes it.
+func migrateFirst(t *testing.T, path string, n int) {
+	t.Helper()
+	ctx := context.Background()
+	ms, err := loadMigrations(migrations.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.migrate(ctx, ms[:n]); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMigrateFromOurs21 upgrades a file made by our first 21 migrations
+// (the legacy fixture migrated by the version before the HEAD schema).
+func TestMigrateFromOurs21(t *testing.T) {
+	path := copyFixture(t)
+	migrateFirst(t, path, beforeHeadMigrations)
+	raw := rawOpen(t, path)
+	if missing := missingHeadObjects(t, raw); len(missing) != 13 {
+		t.Errorf("a file of our 21 migrations misses %v, want the 13 columns of head.md §0", missing)
+	}
+	raw.Close()
+	checkUpgrade(t, path)
+}
+
+// TestMigrateHeadFixture upgrades a file written by CoreScope's HEAD
+// ingestor: every new column is there already, its markers and
+// _async_migrations rows are kept, and its idx_transmissions_hash goes
+// (spec §9 #24).
+func TestMigrateHeadFixture(t *testing.T) {
+	path := sqlitetest.CopyHeadFixture(t)
+	db := checkUpgrade(t, path)
+	r := db.Reader()
+	if got := queryString(t, r, `SELECT group_concat(name || '=' || status, ',') FROM
+    (SELECT name, status FROM _async_migrations ORDER BY name)`).String; got != "obs_observer_ts_idx_v1=done,tx_last_seen_backfill_v1=done" {
+		t.Errorf("_async_migrations = %s", got)
+	}
+	if n := queryInt(t, r, "SELECT count(*) FROM transmissions WHERE last_seen = 0"); n != 0 {
+		t.Errorf("%d transmissions lost their last_seen", n)
+	}
+}
+
+// headAsserted are the 22 objects CoreScope's HEAD server requires before
+// it starts (head.md §1.1, internal/dbschema AssertReady): a table, or
+// table.column.
+var headAsserted = []string{
+	"neighbor_edges",
+	"observations.resolved_path", "observers.inactive", "observers.last_packet_at", "observers.iata",
+	"nodes.foreign_advert", "inactive_nodes.foreign_advert", "transmissions.from_pubkey",
+	"transmissions.last_seen", "transmissions.scope_name", "nodes.default_scope", "inactive_nodes.default_scope",
+	"observations.raw_hex",
+	"nodes.multibyte_sup", "nodes.multibyte_evidence", "inactive_nodes.multibyte_sup", "inactive_nodes.multibyte_evidence",
+	"observers.clock_skew_seconds", "observers.clock_skew_count_24h", "observers.clock_last_naive_at",
+	"observers.can_relay", "observers.can_relay_seen",
+}
+
+// missingHeadObjects mirrors AssertReady: it probes each object of
+// headAsserted with sqlite_master and pragma_table_info and returns the
+// missing ones.
+func missingHeadObjects(t testing.TB, db *sql.DB) []string {
+	t.Helper()
+	var missing []string
+	for _, o := range headAsserted {
+		table, column, isColumn := strings.Cut(o, ".")
+		q, args := `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, []any{table}
+		if isColumn {
+			q, args = `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, []any{table, column}
+		}
+		if queryInt(t, db, q, args...) == 0 {
+			missing = append(missing, o)
+		}
+	}
+	return missing
+}
+
+func TestHeadAssertReadyNewFile(t *testing.T) {
+	if len(headAsserted) != 22 {
+		t.Fatalf("%d asserted objects, head.md §1.1 lists 22", len(headAsserted))
+	}
+	r := openTest(t).Reader()
+	if missing := missingHeadObjects(t, r); len(missing) > 0 {
+		t.Errorf("missing %v", missing)
+	}
+	// head.md §1.3: the column order of a new HEAD file. nodes and
+	// inactive_nodes must match each other (CoreScope moves rows with a
+	// positional SELECT *).
+	nodeCols := "public_key,name,role,lat,lon,last_seen,first_seen,advert_count,battery_mv,temperature_c," +
+		"foreign_advert,default_scope,multibyte_sup,multibyte_evidence"
+	for table, want := range map[string]string{
+		"nodes":          nodeCols,
+		"inactive_nodes": nodeCols,
+		"observers": "id,name,iata,last_seen,first_seen,packet_count,model,firmware,client_version,radio,battery_mv," +
+			"uptime_secs,noise_floor,inactive,last_packet_at,clock_skew_seconds,clock_skew_count_24h,clock_last_naive_at," +
+			"can_relay,can_relay_seen",
+		"observations": "id,transmission_id,observer_idx,direction,snr,rssi,score,path_json,timestamp,resolved_path,raw_hex",
+		// Differs from a new HEAD file (from_pubkey, last_seen before
+		// created_at there); it is the order of an upgraded HEAD file, and
+		// no reader depends on it (head.md §1.3).
+		"transmissions": "id,raw_hex,hash,first_seen,route_type,payload_type,payload_version,decoded_json,created_at," +
+			"channel_hash,from_pubkey,scope_name,last_seen",
+	} {
+		got := queryString(t, r, `SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_table_info(?) ORDER BY cid)`, table).String
+		if got != want {
+			t.Errorf("%s columns:\n  got  %s\n  want %s", table, got, want)
+		}
+	}
+	if got := queryString(t, r, `SELECT group_concat(name || '=' || status, ',') FROM _async_migrations`).String; got != "obs_observer_ts_idx_v1=done" {
+		t.Errorf("_async_migrations = %s, want only the index (the last_seen backfill is its job's)", got)
+	}
+}
+
+func TestState(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	if _, ok, err := db.State(ctx, "k"); ok || err != nil {
+		t.Fatalf("State of a missing key = %v, %v", ok, err)
+	}
+	for _, v := range []string{"1", "two"} {
+		if err := db.SetState(ctx, "k", v); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok, err := db.State(ctx, "k"); got != v || !ok || err != nil {
+			t.Errorf("State = %q, %v, %v; want %q", got, ok, err, v)
+		}
+	}
+	if n := queryInt(t, db.Reader(), `SELECT count(*) FROM etl_state WHERE updated_at LIKE '20__-__-__T__:__:__.___Z'`); n != 1 {
+		t.Errorf("updated_at not RFC 3339 UTC with milliseconds")
 	}
 }
 

@@ -1,6 +1,8 @@
 // Package sqlitetest gives tests a private copy of a real CoreScope
 // database: testdata/corescope-fixture.db, a legacy file captured from a
-// CoreScope deployment (spec ingestor.md §1.7).
+// CoreScope deployment (spec ingestor.md §1.7), or
+// testdata/corescope-head-fixture.db, a file written by today's CoreScope
+// ingestor (spec head.md).
 package sqlitetest
 
 import (
@@ -18,11 +20,32 @@ func FixturePath() string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "..", "testdata", "corescope-fixture.db")
 }
 
+// HeadFixturePath returns the path of the database written by today's
+// CoreScope ingestor, kept with the shared test data next to the
+// repository (../shared/testdata from its root). Tests must not open it
+// for writing: use CopyHeadFixture.
+func HeadFixturePath() string {
+	root := filepath.Dir(filepath.Dir(FixturePath()))
+	return filepath.Join(root, "..", "shared", "testdata", "corescope-head-fixture.db")
+}
+
 // CopyFixture copies the fixture database into a new directory of
 // t.TempDir() and returns the copy's path.
 func CopyFixture(t testing.TB) string {
 	t.Helper()
-	src, err := os.Open(FixturePath())
+	return copyFile(t, FixturePath())
+}
+
+// CopyHeadFixture copies the database written by today's CoreScope
+// ingestor into a new directory of t.TempDir() and returns the copy's path.
+func CopyHeadFixture(t testing.TB) string {
+	t.Helper()
+	return copyFile(t, HeadFixturePath())
+}
+
+func copyFile(t testing.TB, path string) string {
+	t.Helper()
+	src, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,51 @@
+package maintenance
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/corescope/etl/jobs"
+)
+
+// FromPubkeyStore is what BackfillFromPubkey needs.
+type FromPubkeyStore interface {
+	// FromPubkeyCursor returns the highest transmission id already
+	// checked by earlier runs.
+	FromPubkeyCursor(ctx context.Context) (int64, error)
+	// BackfillFromPubkeyChunk fills from_pubkey on up to limit ADVERT
+	// transmissions with id > afterID that have none, stores the cursor,
+	// and returns the last id checked, the rows updated and whether more
+	// may remain. dryRun counts instead.
+	BackfillFromPubkeyChunk(ctx context.Context, afterID int64, limit int, dryRun bool) (lastID, n int64, more bool, err error)
+}
+
+// BackfillFromPubkey gives ADVERT transmissions with a NULL from_pubkey
+// their originating key (head.md §2.13, which CoreScope's ingestor runs at
+// every start): decoded_json's pubKey as stored, or the empty string when there is none,
+// so the row is not looked at again. Files whose column was added by
+// CoreScope's older ingestor but never backfilled by its server have such
+// rows. It runs at every start; a stored cursor makes a run after a
+// completed one check only the transmissions stored since.
+type BackfillFromPubkey struct {
+	Store    FromPubkeyStore
+	Chunking Chunking
+}
+
+// Run backfills one pass. Result.Rows counts the rows updated.
+func (j *BackfillFromPubkey) Run(ctx context.Context, dryRun bool) (jobs.Result, error) {
+	cursor, err := j.Store.FromPubkeyCursor(ctx)
+	if err != nil {
+		return jobs.Result{}, fmt.Errorf("from_pubkey backfill: %w", err)
+	}
+	var n int64
+	p, err := j.Chunking.loop(ctx, dryRun, func(ctx context.Context, limit int) (bool, error) {
+		last, c, more, err := j.Store.BackfillFromPubkeyChunk(ctx, cursor, limit, dryRun)
+		cursor, n = last, n+c
+		return more, err
+	})
+	res := jobs.Result{Rows: n, Detail: fmt.Sprintf("transmissions=%d %s", n, p)}
+	if err != nil {
+		return res, fmt.Errorf("from_pubkey backfill: %w", err)
+	}
+	return res, nil
+}
