@@ -21,9 +21,9 @@ type benchCase struct {
 	typ string
 }
 
-func decodableVectors(b *testing.B) []benchCase {
+func decodableVectors(b *testing.B, vs []vector) []benchCase {
 	var cases []benchCase
-	for _, v := range loadVectors(b) {
+	for _, v := range vs {
 		if !v.Expect.OK {
 			continue
 		}
@@ -47,15 +47,24 @@ func reportPerPacket(b *testing.B, n int, before *runtime.MemStats) {
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/pk, "allocs/pkt")
 }
 
-// BenchmarkDecode decodes the 138 decodable vectors per op (decode, content
-// hash, decoded_json; the vectors' channel keys; no signature checks).
+// BenchmarkDecode decodes the 169 decodable HEAD vectors per op (decode,
+// content hash, decoded_json; the vectors' channel keys; no signature
+// checks): "mix" all of them, then one sub-benchmark per payload type;
+// "seed-mix" is the 138 decodable seed-era vectors.
 func BenchmarkDecode(b *testing.B) {
-	cases := decodableVectors(b)
-	if len(cases) != 138 {
-		b.Fatalf("%d decodable vectors, want 138", len(cases))
+	cases := decodableVectors(b, loadHeadVectors(b))
+	if len(cases) != decodableHeadVectors {
+		b.Fatalf("%d decodable vectors, want %d", len(cases), decodableHeadVectors)
+	}
+	seed := decodableVectors(b, loadVectors(b))
+	if len(seed) != decodableSeedVectors {
+		b.Fatalf("%d decodable seed vectors, want %d", len(seed), decodableSeedVectors)
 	}
 	b.Run("mix", func(b *testing.B) {
 		benchCases(b, cases)
+	})
+	b.Run("seed-mix", func(b *testing.B) {
+		benchCases(b, seed)
 	})
 	byType := map[string][]benchCase{}
 	var order []string
@@ -67,6 +76,41 @@ func BenchmarkDecode(b *testing.B) {
 	}
 	for _, typ := range order {
 		b.Run(typ, func(b *testing.B) { benchCases(b, byType[typ]) })
+	}
+}
+
+// BenchmarkScopeMatch5Regions decodes a transport-scoped GRP_TXT of typical
+// size against 5 regions: "last" matches the fifth region, "none" matches
+// no region (both compute 5 HMACs), "unscoped" is the same packet with
+// code1 0000 (no HMAC).
+func BenchmarkScopeMatch5Regions(b *testing.B) {
+	names := []string{"#belgium", "#netherlands", "#germany", "#france", "#luxembourg"}
+	dec := NewDecoder(Options{Regions: NewRegions(names)})
+	_, k := HashtagKey("#chat")
+	grp := grpTxtRaw(k, ChannelHash(k), 1750000000, "tester: a typical channel message of some length")
+	payload, _ := hex.DecodeString(grp[4:]) // after header and path byte
+	code := refRegionCode("#luxembourg", PayloadGrpTxt, payload)
+	for _, tc := range []struct {
+		name, code1, scope string
+		scoped             bool
+	}{
+		{"last", hex.EncodeToString(code[:]), "#luxembourg", true},
+		{"none", "1234", "", true},
+		{"unscoped", "0000", "", false},
+	} {
+		raw := "14" + tc.code1 + "0000" + grp[2:]
+		p, err := dec.Decode(raw)
+		if err != nil || p.ScopeName != tc.scope || p.TransportScoped != tc.scoped {
+			b.Fatalf("%s: %v %+v", tc.name, err, p)
+		}
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if _, err := dec.Decode(raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

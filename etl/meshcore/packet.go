@@ -30,7 +30,7 @@ type Packet struct {
 	Anomaly string
 
 	// Type is the payload object's "type" ("CHAN" once a GRP_TXT decrypts,
-	// "UNKNOWN" for RAW_CUSTOM and reserved types).
+	// "UNKNOWN" for the reserved types 0x0C–0x0E).
 	Type string
 	// Hash is the content hash of the verbatim raw string (§10).
 	Hash string
@@ -46,7 +46,8 @@ type Packet struct {
 	// DecryptionStatus is "decrypted", "no_key" or "decryption_failed" for
 	// a GRP_TXT or GRP_DATA payload that was long enough, "" otherwise.
 	DecryptionStatus string
-	// Channel is the name of the key that decrypted the payload, if any.
+	// Channel is the (normalised) name of the key that decrypted the
+	// payload, if any.
 	Channel string
 
 	// Advert is non-nil iff the payload type is ADVERT and the payload was
