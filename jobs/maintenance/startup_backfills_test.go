@@ -2,6 +2,7 @@ package maintenance_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -228,5 +229,41 @@ func TestLowercaseNodeKeys(t *testing.T) {
 	}
 	if again, err := job.Run(ctx, false); err != nil || again.Rows != 0 {
 		t.Errorf("second run = %+v, %v", again, err)
+	}
+}
+
+// lastSeenCancelAfter is the real Store with ctx cancelled after n
+// backfill chunks, as a shutdown or timeout would.
+type lastSeenCancelAfter struct {
+	*sqlite.DB
+	n      int
+	cancel context.CancelFunc
+}
+
+func (s *lastSeenCancelAfter) BackfillLastSeenChunk(ctx context.Context, afterID int64, limit int, dryRun bool) (int64, int64, bool, error) {
+	last, n, more, err := s.DB.BackfillLastSeenChunk(ctx, afterID, limit, dryRun)
+	if s.n--; s.n == 0 {
+		s.cancel()
+	}
+	return last, n, more, err
+}
+
+func TestBackfillLastSeenInterruptedResumes(t *testing.T) {
+	db := fixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	job := &maintenance.BackfillLastSeen{Store: &lastSeenCancelAfter{db, 3, cancel}, Chunking: maintenance.Chunking{Rows: 10}}
+	res, err := job.Run(ctx, false)
+	if !strings.Contains(fmt.Sprint(err), "context canceled") || res.Rows != 30 {
+		t.Fatalf("interrupted run = %+v, %v; want 3 chunks of 10 then canceled", res, err)
+	}
+	if done, err := db.LastSeenBackfilled(context.Background()); done || err != nil {
+		t.Fatalf("interrupted backfill recorded as done (%v)", err)
+	}
+	job = &maintenance.BackfillLastSeen{Store: db, Chunking: maintenance.Chunking{Rows: 10}}
+	if res, err := job.Run(context.Background(), false); err != nil || res.Rows != 130 {
+		t.Fatalf("resumed run = %+v, %v; want the other 130", res, err)
+	}
+	if n := lastSeenMismatches(t, db); n != 0 {
+		t.Errorf("%d transmissions with a wrong last_seen", n)
 	}
 }

@@ -1,0 +1,103 @@
+package maintenance_test
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/corescope/etl/etl/sqlite"
+	"github.com/corescope/etl/jobs/maintenance"
+)
+
+// BenchmarkBackfillLastSeenBig runs backfillLastSeen on the big database of
+// BenchmarkPrunePacketsBig (bigTx transmissions, all with last_seen 0,
+// bigObsPerTx observations each) while the same ingest loop applies
+// batches through the writer. It is skipped unless CORESCOPE_BIG=1:
+//
+//	CORESCOPE_BIG=1 go test ./jobs/maintenance -run '^$' -bench BackfillLastSeenBig -benchtime 1x -timeout 60m
+//
+// It reports rows per second, the chunk durations (writer wait included)
+// and the ingest batch latency.
+func BenchmarkBackfillLastSeenBig(b *testing.B) {
+	if os.Getenv("CORESCOPE_BIG") == "" {
+		b.Skip("set CORESCOPE_BIG=1 to build a 2M-transmission database and backfill it")
+	}
+	src := bigDatabase(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		path := filepath.Join(b.TempDir(), "big.db")
+		copyFile(b, src, path)
+		ctx := context.Background()
+		db, err := sqlite.Open(ctx, path, sqlite.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		if _, err := db.Migrate(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("migrate: %s", time.Since(t0).Round(time.Millisecond))
+		if err := db.WriteChunk(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `DELETE FROM _async_migrations WHERE name = ?`, sqlite.LastSeenBackfillName)
+			return err
+		}); err != nil {
+			b.Fatal(err)
+		}
+		store := &timedLastSeenStore{DB: db}
+		job := &maintenance.BackfillLastSeen{Store: store}
+		ingest := startIngest(db)
+		b.StartTimer()
+
+		t0 = time.Now()
+		res, err := job.Run(ctx, false)
+		elapsed := time.Since(t0)
+
+		b.StopTimer()
+		lat := ingest.stop()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Rows != bigTx {
+			b.Fatalf("updated %d rows, want %d", res.Rows, bigTx)
+		}
+		chunks := store.durations()
+		b.ReportMetric(float64(res.Rows)/elapsed.Seconds(), "rows/s")
+		b.ReportMetric(float64(len(chunks)), "chunks")
+		b.ReportMetric(ms(percentile(chunks, 0.99)), "p99_chunk_ms")
+		b.ReportMetric(ms(percentile(chunks, 1)), "max_chunk_ms")
+		b.ReportMetric(float64(len(lat)), "ingest_batches")
+		b.ReportMetric(ms(percentile(lat, 0.50)), "p50_ingest_ms")
+		b.ReportMetric(ms(percentile(lat, 0.99)), "p99_ingest_ms")
+		b.ReportMetric(ms(percentile(lat, 1)), "max_ingest_ms")
+		b.Logf("%s in %s; %s", res.Detail, elapsed.Round(time.Millisecond), ingest.summary())
+		b.Logf("first chunks: %v; slowest: %v", roundAll(chunks[:min(8, len(chunks))]), slowest(chunks, 6))
+		db.Close()
+	}
+}
+
+// timedLastSeenStore is the real Store, timing each backfill chunk call.
+type timedLastSeenStore struct {
+	*sqlite.DB
+	mu sync.Mutex
+	ds []time.Duration
+}
+
+func (s *timedLastSeenStore) BackfillLastSeenChunk(ctx context.Context, afterID int64, limit int, dryRun bool) (int64, int64, bool, error) {
+	t0 := time.Now()
+	last, n, more, err := s.DB.BackfillLastSeenChunk(ctx, afterID, limit, dryRun)
+	s.mu.Lock()
+	s.ds = append(s.ds, time.Since(t0))
+	s.mu.Unlock()
+	return last, n, more, err
+}
+
+func (s *timedLastSeenStore) durations() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ds
+}
