@@ -51,7 +51,11 @@
 // # Errors
 //
 // Parse returns a [*RejectError] whose Reason is a short, bounded label
-// suitable for a metric: "unknown_topic", "invalid_json", "not_object" or
-// "no_packet". Messages that are understood but not stored are not errors:
+// suitable for a metric: "unknown_topic", "invalid_json", "not_object",
+// "no_packet", or one of the reasons for text the observer controls: a
+// packet or status without an observer id ("empty_observer"), or an
+// observer id, region or origin name over its bound ([MaxObserverLen],
+// [MaxRegionLen], [MaxOriginLen]), not UTF-8 or holding a control character
+// ("invalid_observer", "invalid_region", "invalid_origin"). Messages that are understood but not stored are not errors:
 // they come back as KindIgnored with a bounded [Envelope.Reason].
 package uplink

@@ -2,6 +2,7 @@ package uplink
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -23,11 +24,21 @@ func FuzzParse(f *testing.F) {
 		{"meshcore/SJC/A1B2/packets", `[1]`},
 		{"meshcore/SJC/A1B2/packets", `{"raw":`},
 		{"meshcore/events/connection", ``},
+		// What an observer must not make us store (issue #14 item 9).
+		{"meshcore/SJC//packets", `{"raw":"0A00"}`},
+		{"meshcore/SJC/" + strings.Repeat("A", 200) + "/packets", `{"raw":"0A00"}`},
+		{"meshcore/SJC/A1\x00B2/status", `{"status":"online"}`},
+		{"meshcore/" + strings.Repeat("R", 100) + "/A1B2/packets", `{"raw":"0A00"}`},
+		{"meshcore/SJC/A1B2/packets", `{"raw":"0A00","region":"` + strings.Repeat("R", 100) + `"}`},
+		{"meshcore/SJC/A1B2/packets", `{"raw":"0A00","origin":"evil\u0000name"}`},
+		{"meshcore/packets", `{"raw":"0A00"}`},
+		{"meshcore/client//packets", `{"raw":"0A00"}`},
 	}
 	for _, s := range seeds {
 		f.Add(s.topic, []byte(s.payload))
 	}
-	reasons := map[string]bool{ReasonUnknownTopic: true, ReasonInvalidJSON: true, ReasonNotObject: true, ReasonNoPacket: true}
+	reasons := map[string]bool{ReasonUnknownTopic: true, ReasonInvalidJSON: true, ReasonNotObject: true, ReasonNoPacket: true,
+		ReasonEmptyObserver: true, ReasonInvalidObserver: true, ReasonInvalidRegion: true, ReasonInvalidOrigin: true}
 	labels := map[string]bool{SubtopicPackets: true, SubtopicStatus: true, SubtopicRaw: true, SubtopicDebug: true,
 		SubtopicInternal: true, SubtopicSerial: true, SubtopicNeighbors: true, SubtopicMessage: true, SubtopicOther: true}
 	f.Fuzz(func(t *testing.T, topic string, payload []byte) {
@@ -41,6 +52,14 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("error %v is not a known rejection", err)
 			}
 			return
+		}
+		if env.Kind == KindPacket || env.Kind == KindStatus {
+			if !validText(env.Topic.Observer, MaxObserverLen) || env.Topic.Observer == "" {
+				t.Fatalf("stored observer %q", env.Topic.Observer)
+			}
+		}
+		if env.Kind != KindIgnored && (!validText(env.Origin, MaxOriginLen) || !validText(env.Region, MaxRegionLen) || !validText(env.Topic.IATA, MaxRegionLen)) {
+			t.Fatalf("stored origin %q, region %q, IATA %q", env.Origin, env.Region, env.Topic.IATA)
 		}
 		switch env.Kind {
 		case KindPacket:

@@ -85,9 +85,19 @@ func classify(t Topic, lay layout) (r route, label, reason string) {
 // JSON object, except on ignored topics, whose payload is not read.
 //
 // Errors are *RejectError with Reason "unknown_topic", "invalid_json",
-// "not_object" or "no_packet". Even on error, Topic and Subtopic are set, for
-// logs and metric labels.
+// "not_object", "no_packet", or, for text the observer controls (validate),
+// "empty_observer", "invalid_observer", "invalid_region" or
+// "invalid_origin". Even on error, Topic and Subtopic are set, for logs and
+// metric labels.
 func Parse(topic string, payload []byte) (Envelope, error) {
+	env, err := parse(topic, payload)
+	if err == nil {
+		err = validate(&env)
+	}
+	return env, err
+}
+
+func parse(topic string, payload []byte) (Envelope, error) {
 	var env Envelope
 	var lay layout
 	env.Topic, lay = parseTopic(topic)
