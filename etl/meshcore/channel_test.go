@@ -77,6 +77,19 @@ func TestBuiltinPriority(t *testing.T) {
 			t.Fatalf("configured copy of the Public key: %v %+v", err, p)
 		}
 	}
+	// Between the two channel-hash groups the hash byte decides first: a
+	// built-in key whose hash byte matches is tried before configured keys
+	// whose byte does not (a GRP_DATA both keys "decrypt", see
+	// TestKeyringOrder).
+	alphaName, alpha := HashtagKey("#alpha")
+	collName, coll := HashtagKey("#collide-171739")
+	kr2 := NewKeyring([]ChannelKey{{Name: alphaName, Key: alpha, Builtin: true}, {Name: collName, Key: coll}})
+	for chanByte, want := range map[string]string{"10": "#alpha", "3C": "#collide-171739", "00": "#collide-171739"} {
+		p, err := NewDecoder(Options{Keys: kr2}).Decode("1900" + chanByte + collideCipher)
+		if err != nil || p.Channel != want {
+			t.Errorf("chan byte %s: %v %q, want %q", chanByte, err, p.Channel, want)
+		}
+	}
 	// A built-in key named "a" still sorts after the configured keys.
 	kr := NewKeyring([]ChannelKey{{Name: "a", Key: PublicChannelKey, Builtin: true}, {Name: "z", Key: PublicChannelKey}})
 	if p, _ := NewDecoder(Options{Keys: kr}).Decode(publicPacket); p.Channel != "z" {

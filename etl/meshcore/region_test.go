@@ -102,6 +102,12 @@ func TestScopeMatching(t *testing.T) {
 		if p.TransportScoped != tc.scoped || p.ScopeName != tc.scope {
 			t.Errorf("%s %q: scoped %v scope %q, want %v %q", tc.raw, tc.regions, p.TransportScoped, p.ScopeName, tc.scoped, tc.scope)
 		}
+		// The summary carries scopeName for transport-scoped packets only.
+		summary := string(p.AppendJSON(nil))
+		if want := `,"scopeName":"` + tc.scope + `",`; strings.Contains(summary, want) != tc.scoped ||
+			(!tc.scoped && strings.Contains(summary, "scopeName")) {
+			t.Errorf("%s %q: summary %s", tc.raw, tc.regions, summary)
+		}
 	}
 }
 
