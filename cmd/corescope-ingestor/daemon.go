@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -76,7 +78,7 @@ func cmdDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
-	applied, err := db.Migrate(ctx)
+	applied, err := db.Migrate(sqlite.WithComponent(ctx, sqlite.ComponentOther))
 	if err != nil {
 		db.Close()
 		return fmt.Errorf("migrate: %w", err)
@@ -123,6 +125,8 @@ type daemon struct {
 	dbHealth dbHealth
 
 	checkpoints *checkpointMetrics
+	srcStats    *sourceStats // the stats file's source panels
+	brokers     map[string]string
 }
 
 // dbHealth is the result of the last write probe.
@@ -194,13 +198,18 @@ func newDaemon(cfg *Config, db *sqlite.DB, log *slog.Logger) (*daemon, error) {
 		Logger:          log.With("component", "ingest"),
 		Registerer:      d.reg,
 	})
+	d.brokers = make(map[string]string, len(cfg.MQTTSources))
+	for _, s := range cfg.MQTTSources {
+		d.brokers[s.Name] = s.Broker
+	}
+	d.srcStats = newSourceStats(slices.Collect(maps.Keys(d.brokers)))
 	d.pipe = etl.NewPipeline(etl.PipelineConfig{
 		QueueSize:  cfg.Ingest.QueueSize,
 		BatchSize:  cfg.Ingest.BatchSize,
 		BatchDelay: cfg.Ingest.BatchDelay,
 		Logger:     log.With("component", "ingest"),
 		Registerer: d.reg,
-	}, db, d.tr)
+	}, db, d.srcStats.transformer(d.tr))
 
 	mm := mqtt.NewMetrics(d.reg)
 	for _, s := range cfg.MQTTSources {
@@ -208,7 +217,7 @@ func newDaemon(cfg *Config, db *sqlite.DB, log *slog.Logger) (*daemon, error) {
 		if err := mc.Validate(); err != nil {
 			return nil, usageError{fmt.Errorf("mqttSources %q: %w", s.Name, err)}
 		}
-		d.sources = append(d.sources, mqtt.NewSource(mc, d.pipe.Enqueue, log.With("component", "mqtt"), mm))
+		d.sources = append(d.sources, mqtt.NewSource(mc, d.srcStats.enqueue(d.pipe.Enqueue), log.With("component", "mqtt"), mm))
 		d.stall[s.Name] = s.StallAfter
 	}
 
@@ -396,6 +405,7 @@ func (d *daemon) readiness() readiness {
 // statsSnapshot feeds the stats file.
 func (d *daemon) statsSnapshot() statsfile.Counters {
 	s := d.pipe.Stats()
+	sts, live, tick := d.srcStats.panels(time.Now(), d.sources, d.brokers)
 	return statsfile.Counters{
 		TxInserted:         s.TxInserted.Load(),
 		ObsInserted:        s.ObsInserted.Load() + s.ObsDupes.Load(), // CoreScope counts conflict updates too
@@ -406,6 +416,10 @@ func (d *daemon) statsSnapshot() statsfile.Counters {
 		SigDrops:           d.tr.SigDrops(),
 		WALCommits:         s.Commits.Load(),
 		GroupCommitFlushes: s.Commits.Load(),
+		WriterPerf:         writerPerf(d.db),
+		SourceStatuses:     sts,
+		SourceLiveness:     live,
+		WatchdogLastTick:   tick,
 	}
 }
 

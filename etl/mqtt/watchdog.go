@@ -63,3 +63,12 @@ func (s *Source) WatchdogAlive(now time.Time) bool {
 	}
 	return now.Sub(time.Unix(0, at)) <= 3*time.Duration(tick)
 }
+
+// WatchdogLastTick returns when the stall watchdog last ran; zero before
+// Run starts it or when it is disabled.
+func (s *Source) WatchdogLastTick() time.Time {
+	if at := s.watchdogAt.Load(); at != 0 {
+		return time.Unix(0, at)
+	}
+	return time.Time{}
+}
