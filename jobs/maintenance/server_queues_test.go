@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ var (
 	_ maintenance.MultibyteStore          = (*sqlite.DB)(nil)
 	_ maintenance.NodeDeleteStore         = (*sqlite.DB)(nil)
 	_ maintenance.ObserverDeactivateStore = (*sqlite.DB)(nil)
+	_ maintenance.ClientRxStore           = (*sqlite.DB)(nil)
 )
 
 func writeFile(t *testing.T, path, body string) {
@@ -261,5 +263,40 @@ func TestObserverBlacklist(t *testing.T) {
 	}
 	if res, err := (&maintenance.ObserverBlacklist{Store: db}).Run(ctx, false); err != nil || res.Rows != 0 {
 		t.Errorf("empty blacklist: %+v, %v", res, err)
+	}
+}
+
+func TestPruneClientReceptions(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	row := `INSERT INTO client_receptions (rx_pubkey, heard_key, heard_keylen, lat, lon, rx_at, ingested_at, src)
+    VALUES ('aa', '%s', 2, 1, 2, '%s', '%s', 'rxlog')`
+	exec(t, db,
+		fmt.Sprintf(row, "b1", "2026-05-01T12:00:00Z", "2026-05-01T12:00:00Z"),   // 19 days old
+		fmt.Sprintf(row, "b2", "2026-05-12T11:59:59.5Z", "2026-05-12T12:00:00Z"), // just over 8 days
+		fmt.Sprintf(row, "b3", "2026-05-12T12:00:00Z", "2026-05-12T12:00:00Z"),   // exactly 8 days: kept
+		fmt.Sprintf(row, "b4", "2026-05-20T11:00:00Z", "2026-05-20T11:00:00Z"),   // fresh
+		`INSERT INTO client_observers (pubkey, name, last_seen) VALUES ('old', 'o', '2026-05-01T00:00:00Z'), ('new', 'n', '2026-05-20T11:00:00Z')`,
+	)
+	off := &maintenance.PruneClientReceptions{Store: db, Now: clock}
+	if res, err := off.Run(ctx, false); err != nil || res.Rows != 0 || !strings.Contains(res.Detail, "disabled") {
+		t.Errorf("days 0: %+v, %v; want disabled", res, err)
+	}
+	job := &maintenance.PruneClientReceptions{Store: db, Days: 8, Now: clock, Chunking: maintenance.Chunking{Rows: 1}}
+	if res, err := job.Run(ctx, true); err != nil || res.Rows != 3 {
+		t.Fatalf("dry run: %+v, %v; want 3", res, err)
+	}
+	res, err := job.Run(ctx, false)
+	if err != nil || res.Rows != 3 {
+		t.Fatalf("run: %+v, %v; want 2 receptions + 1 client observer", res, err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM client_receptions WHERE heard_key IN ('b3', 'b4')`); n != 2 {
+		t.Errorf("kept receptions = %d, want 2", n)
+	}
+	if n := count(t, db, `SELECT count(*) FROM client_receptions`); n != 2 {
+		t.Errorf("receptions = %d, want 2", n)
+	}
+	if n := count(t, db, `SELECT count(*) FROM client_observers WHERE pubkey = 'new'`); n != 1 {
+		t.Error("fresh client observer deleted")
 	}
 }

@@ -1,0 +1,67 @@
+package maintenance
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/corescope/etl/jobs"
+)
+
+// ClientRxStore deletes old client RX coverage rows.
+type ClientRxStore interface {
+	// PruneClientReceptionsChunk deletes client_receptions rows whose
+	// rx_at is before cutoff.
+	PruneClientReceptionsChunk(ctx context.Context, cutoff time.Time, limit int, dryRun bool) (n int64, more bool, err error)
+	// PruneClientObserversChunk deletes client_observers rows whose
+	// last_seen is before cutoff.
+	PruneClientObserversChunk(ctx context.Context, cutoff time.Time, limit int, dryRun bool) (n int64, more bool, err error)
+}
+
+// PruneClientReceptions deletes client RX coverage rows older than Days
+// days: client_receptions by rx_at, then client_observers by last_seen
+// (spec head.md §2.16, retention.clientRxDays). It runs whether or not the
+// feature is enabled, so rows written while it was on still expire.
+// Unlike CoreScope, which deletes both in one transaction, it works in
+// chunks that yield to ingest.
+type PruneClientReceptions struct {
+	Store ClientRxStore
+	// Days is the retention in days; 0 or less disables the job (rows are
+	// kept forever), as retention.clientRxDays 0 does.
+	Days     int
+	Chunking Chunking
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Run deletes one pass of expired rows. Result.Rows counts both tables.
+func (j *PruneClientReceptions) Run(ctx context.Context, dryRun bool) (jobs.Result, error) {
+	if j.Days <= 0 {
+		return jobs.Result{Detail: "disabled: days=0 keeps client RX coverage rows forever"}, nil
+	}
+	before := cutoff(j.Now, j.Days)
+	var receptions, observers int64
+	pr, err := j.Chunking.loop(ctx, dryRun, func(ctx context.Context, limit int) (bool, error) {
+		n, more, err := j.Store.PruneClientReceptionsChunk(ctx, before, limit, dryRun)
+		receptions += n
+		return more, err
+	})
+	var po pass
+	if err == nil {
+		po, err = j.Chunking.loop(ctx, dryRun, func(ctx context.Context, limit int) (bool, error) {
+			n, more, err := j.Store.PruneClientObserversChunk(ctx, before, limit, dryRun)
+			observers += n
+			return more, err
+		})
+	}
+	p := pass{chunks: pr.chunks + po.chunks, longest: max(pr.longest, po.longest)}
+	res := jobs.Result{
+		Rows: receptions + observers,
+		Detail: fmt.Sprintf("client_receptions=%d client_observers=%d before=%s %s",
+			receptions, observers, before.Format(time.RFC3339), p),
+	}
+	if err != nil {
+		return res, fmt.Errorf("prune client receptions: %w", err)
+	}
+	return res, nil
+}
