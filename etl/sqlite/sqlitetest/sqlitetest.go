@@ -21,12 +21,11 @@ func FixturePath() string {
 }
 
 // HeadFixturePath returns the path of the database written by today's
-// CoreScope ingestor, kept with the shared test data next to the
-// repository (../shared/testdata from its root). Tests must not open it
+// CoreScope ingestor (the repository's copy of
+// ../shared/testdata/corescope-head-fixture.db). Tests must not open it
 // for writing: use CopyHeadFixture.
 func HeadFixturePath() string {
-	root := filepath.Dir(filepath.Dir(FixturePath()))
-	return filepath.Join(root, "..", "shared", "testdata", "corescope-head-fixture.db")
+	return filepath.Join(filepath.Dir(FixturePath()), "corescope-head-fixture.db")
 }
 
 // CopyFixture copies the fixture database into a new directory of

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// headExampleConfig is CoreScope HEAD's (a06ac8ac) own config.example.json.
+const headExampleConfig = "../../testdata/corescope-config-head.example.json" // a copy of ../shared/testdata
+
+// HEAD's example config loads unchanged, and the keys HEAD's ingestor reads
+// are honoured (issue #9 M8).
+func TestLoadConfigCoreScopeHEADExample(t *testing.T) {
+	cleanEnv(t)
+	c := mustLoad(t, headExampleConfig, nil)
+	if want := []string{"#belgium", "#eu"}; !reflect.DeepEqual(c.HashRegions, want) {
+		t.Errorf("hashRegions = %q, want %q", c.HashRegions, want)
+	}
+	if c.Retention.ClientRxDays != 30 || c.NeighborEdgesMaxAgeDays != DefaultNeighborEdgesMaxAgeDays {
+		t.Errorf("retention.clientRxDays = %d, neighborEdgesMaxAgeDays = %d", c.Retention.ClientRxDays, c.NeighborEdgesMaxAgeDays)
+	}
+	if c.IngestBufferSize != 50000 || c.Ingest.QueueSize != 50000 {
+		t.Errorf("ingestBufferSize %d → ingest.queueSize %d, want 50000", c.IngestBufferSize, c.Ingest.QueueSize)
+	}
+	if c.Runtime.MaxMemoryMB != DefaultMaxMemoryMB { // 0 in the file: the default
+		t.Errorf("runtime.maxMemoryMB = %d", c.Runtime.MaxMemoryMB)
+	}
+	if c.ClientRxCoverage.Enabled || c.DB.Load.ChunkSize != 10000 || c.Retention.PacketDays != 30 {
+		t.Errorf("clientRxCoverage = %+v, db = %+v", c.ClientRxCoverage, c.DB)
+	}
+	if len(c.MQTTSources) != 3 || c.MQTTSources[2].Name != "wsmqtt" || !c.MQTTSources[2].TLS() {
+		t.Errorf("sources = %+v", c.MQTTSources)
+	}
+
+	// check exits 0 on it, and on the seed-era example.
+	for _, path := range []string{headExampleConfig, "../../testdata/corescope-config.example.json"} {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), []string{"check", "-config", path}, nil, &stdout, &stderr)
+		if code := exitCode(err, io.Discard); code != 0 {
+			t.Errorf("check -config %s: exit %d: %v\n%s", path, code, err, stderr.String())
+		}
+		if strings.Contains(stdout.String(), "your-password") {
+			t.Errorf("check -config %s prints a password", path)
+		}
+	}
+}
+
+// Keys that look like HEAD's keys misspelled are still errors (exit 2,
+// naming the key), and bad values are reported with their key path.
+func TestLoadConfigHEADKeyErrors(t *testing.T) {
+	tests := []struct {
+		name, file string // JSON
+		want       []string
+	}{
+		{"misspelled hashRegions", `{"hashRegion": ["#eu"]}`, []string{`hashRegion: unknown key (did you mean "hashRegions"?)`}},
+		{"misspelled ingestBufferSize", `{"ingestBuferSize": 10}`, []string{`ingestBuferSize: unknown key (did you mean "ingestBufferSize"?)`}},
+		{"misspelled neighborEdgesMaxAgeDays", `{"neighborEdgeMaxAgeDays": 3}`, []string{`neighborEdgeMaxAgeDays: unknown key (did you mean "neighborEdgesMaxAgeDays"?)`}},
+		{"misspelled clientRxDays", `{"retention": {"clientRxDay": 3}}`, []string{`retention.clientRxDay: unknown key (did you mean "clientRxDays"?)`}},
+		{"misspelled maxMemoryMB", `{"runtime": {"maxMemorMB": 3}}`, []string{`runtime.maxMemorMB: unknown key (did you mean "maxMemoryMB"?)`}},
+		{"misspelled clientRxCoverage.enabled", `{"clientRxCoverage": {"enable": true}}`, []string{`clientRxCoverage.enable: unknown key (did you mean "enabled"?)`}},
+		{"misspelled db.load.chunkSize", `{"db": {"load": {"chunkSise": 5}}}`, []string{`db.load.chunkSise: unknown key (did you mean "chunkSize"?)`}},
+		{"negative neighbor age", `{"neighborEdgesMaxAgeDays": -1}`, []string{`neighborEdgesMaxAgeDays: must be ≥ 0`}},
+		{"negative clientRxDays", `{"retention": {"clientRxDays": -2}}`, []string{`retention.clientRxDays: must be ≥ 0 (0 means keep client RX coverage rows forever)`}},
+		{"negative memory", `{"runtime": {"maxMemoryMB": -1}}`, []string{`runtime.maxMemoryMB: must be ≥ 0 MiB`}},
+		{"buffer and queue disagree", `{"ingestBufferSize": 10, "ingest": {"queueSize": 20}}`, []string{`ingestBufferSize: 10 disagrees with ingest.queueSize: 20`}},
+		{"region not a string", `{"hashRegions": [{"a": 1}]}`, []string{`hashRegions[0]: want string`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cleanEnv(t)
+			path := writeConfig(t, "config.json", tt.file)
+			_, err := loadConfig(path, true, nil, nil)
+			assertProblems(t, err, tt.want...)
+			err = run(context.Background(), []string{"check", "-config", path}, nil, io.Discard, io.Discard)
+			if code := exitCode(err, io.Discard); code != 2 {
+				t.Errorf("check: exit %d, want 2", code)
+			}
+		})
+	}
+}
+
+func TestLoadConfigHEADKeyValues(t *testing.T) {
+	c := mustLoad(t, writeConfig(t, "config.json", `{
+  "hashRegions": [" #eu ", "", "belgium"],
+  "ingestBufferSize": -5,
+  "neighborEdgesMaxAgeDays": 0,
+  "runtime": {"maxMemoryMB": 300},
+  "clientRxCoverage": {"enabled": true},
+  "retention": {"clientRxDays": 0}
+}`), nil)
+	if want := []string{"#eu", "belgium"}; !reflect.DeepEqual(c.HashRegions, want) {
+		t.Errorf("hashRegions = %q, want %q", c.HashRegions, want)
+	}
+	if c.Ingest.QueueSize != DefaultQueueSize || c.IngestBufferSize != DefaultQueueSize {
+		t.Errorf("a negative ingestBufferSize changed the queue: %d / %d", c.Ingest.QueueSize, c.IngestBufferSize)
+	}
+	if c.NeighborEdgesMaxAgeDays != DefaultNeighborEdgesMaxAgeDays || c.Retention.ClientRxDays != 0 || !c.ClientRxCoverage.Enabled {
+		t.Errorf("config = %+v", c)
+	}
+	noEnv := func(string) (string, bool) { return "", false }
+	if b, from := c.memoryLimit(noEnv); b != 300<<20 || from != "runtime.maxMemoryMB" {
+		t.Errorf("memory limit %d from %s, want 300 MiB from runtime.maxMemoryMB", b, from)
+	}
+	env := func(k string) (string, bool) { return "1GiB", k == "GOMEMLIMIT" }
+	if b, from := c.memoryLimit(env); b != 0 || from != "GOMEMLIMIT" {
+		t.Errorf("GOMEMLIMIT does not win: %d from %s", b, from)
+	}
+	def := mustLoad(t, writeConfig(t, "config.json", `{}`), nil)
+	if b, _ := def.memoryLimit(noEnv); b != DefaultMaxMemoryMB<<20 {
+		t.Errorf("default memory limit %d", b)
+	}
+}
