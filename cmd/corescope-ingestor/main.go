@@ -45,15 +45,7 @@ func init() {
 	}
 }
 
-// defaultMemoryLimit is the Go runtime's soft memory limit unless GOMEMLIMIT
-// is set: it makes the garbage collector work harder, rather than the heap
-// grow, while a burst fills the ingest queue (a small VM or a Raspberry Pi).
-const defaultMemoryLimit = 128 << 20 // bytes
-
 func main() {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(defaultMemoryLimit)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
@@ -96,6 +88,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return cmdDecode(ctx, args[1:], stdin, stdout, stderr)
 		case "jobs":
 			return cmdJobs(ctx, args[1:], stdout, stderr)
+		case "import":
+			return cmdImport(ctx, args[1:], stdout, stderr)
+		case "passwd":
+			return cmdPasswd(args[1:], stdin, stdout, stderr)
 		case "help", "-h", "--help":
 			fmt.Fprint(stdout, usage)
 			return nil
@@ -110,5 +106,8 @@ const usage = `usage: corescope-ingestor [-config PATH]        run the daemon
        corescope-ingestor decode HEX [HEX…]     decode packets (or one per line from stdin)
        corescope-ingestor jobs [-config PATH]   list jobs of the running daemon
        corescope-ingestor jobs run NAME [--dry-run]
+       corescope-ingestor import [-config PATH] FILE…   replay capture / JSON Lines files
+       corescope-ingestor import [-config PATH] --from-db OTHER.db
+       corescope-ingestor passwd USER           hash a password for broker.users / a password file
        corescope-ingestor version
 `

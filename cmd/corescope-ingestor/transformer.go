@@ -1,0 +1,47 @@
+package main
+
+import (
+	"log/slog"
+
+	"github.com/corescope/etl/etl/meshcore"
+	"github.com/corescope/etl/etl/transform"
+	"github.com/corescope/etl/etl/uplink"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// newTransformer builds the ingest transform of cfg: the decoder with the
+// configured channel keys and regions, the observer filters, the geo
+// filter and the per-source settings. The daemon and `import` share it, so
+// that imported messages are stored exactly as live ones.
+func newTransformer(cfg *Config, reg prometheus.Registerer, log *slog.Logger) (*transform.Transformer, error) {
+	opts, err := cfg.DecoderOptions(log)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	log.Info("decoder keys loaded", "channel_keys", opts.Keys.Len(), "regions", opts.Regions.Len())
+	var geo *uplink.GeoFilter
+	if g := cfg.GeoFilter; g.Enabled() {
+		poly := make([][2]float64, 0, len(g.Polygon))
+		for _, p := range g.Polygon {
+			if len(p) >= 2 {
+				poly = append(poly, [2]float64{p[0], p[1]})
+			}
+		}
+		geo = uplink.NewGeoFilter(poly, g.BufferKm, g.LatMin, g.LatMax, g.LonMin, g.LonMax)
+	}
+	srcs := make(map[string]transform.Source, len(cfg.MQTTSources))
+	for _, s := range cfg.MQTTSources {
+		srcs[s.Name] = transform.Source{Region: s.Region, IATAFilter: s.IATAFilter}
+	}
+	return transform.New(transform.Config{
+		Decoder:         meshcore.NewDecoder(opts),
+		Filter:          uplink.NewFilter(uplink.FilterConfig{Blacklist: cfg.ObserverBlacklist, IATAWhitelist: cfg.ObserverIATAWhitelist}),
+		Geo:             geo,
+		ForeignDrop:     cfg.ForeignAdverts.Mode == "drop",
+		SampleInterval:  cfg.Metrics.SampleIntervalSec,
+		MaxMessageBytes: cfg.Ingest.MaxMessageBytes,
+		Sources:         srcs,
+		Logger:          log.With("component", "ingest"),
+		Registerer:      reg,
+	}), nil
+}
