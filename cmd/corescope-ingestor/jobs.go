@@ -115,12 +115,13 @@ func maintenanceSpecs(c *JobsConfig, store maintenance.Store) []jobs.Spec {
 			Job:     &maintenance.BackfillPathJSON{Store: store, Path: pathFromRaw},
 		},
 		// The backfills that bring a file written by an older CoreScope up
-		// to what today's server reads (head.md §1.2, §2.13, §2.14): not
+		// to what today's server reads (head.md §1.2, §2.6, §2.13, §2.14): not
 		// configurable, at every start, cheap once done.
 		startupBackfill(maintenance.NameBackfillLastSeen, &maintenance.BackfillLastSeen{Store: store}),
 		startupBackfill(maintenance.NameBackfillFromPubkey, &maintenance.BackfillFromPubkey{Store: store}),
 		startupBackfill(maintenance.NameNormalizePublicChannel, &maintenance.NormalizePublicChannel{Store: store}),
 		startupBackfill(maintenance.NameLowercaseNodeKeys, &maintenance.LowercaseNodeKeys{Store: store}),
+		startupBackfill(maintenance.NameBackfillDefaultScope, &maintenance.BackfillDefaultScope{Store: store}),
 	}
 }
 

@@ -408,3 +408,73 @@ func lowercaseNodeKey(ctx context.Context, t *sql.Tx, table, key, lower string) 
 	}
 	return kept, nil
 }
+
+// DefaultScopeBackfillName is CoreScope's _migrations name of its one-time
+// nodes.default_scope backfill (head.md §2.6); it is recorded when
+// BackfillDefaultScopeChunk has gone through every node.
+const DefaultScopeBackfillName = "backfill_default_scope_v1"
+
+// DefaultScopeBackfilled reports whether the default_scope backfill is
+// recorded as done (by us or by CoreScope's ingestor).
+func (db *DB) DefaultScopeBackfilled(ctx context.Context) (bool, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM _migrations WHERE name = ?`, DefaultScopeBackfillName).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("default_scope backfill state: %w", err)
+	}
+	return n > 0, nil
+}
+
+// BackfillDefaultScopeChunk sets default_scope on up to limit nodes with
+// public_key > afterKey (in key order) that have a matched transport
+// ADVERT: the scope_name of the one with the greatest first_seen, found
+// through idx_transmissions_from_pubkey (CoreScope's
+// BackfillDefaultScopeAsync; inactive_nodes is not touched, as there).
+// Only transmissions stored with configured regions have a non-empty
+// scope_name, so without regions nothing changes. It returns the last key
+// looked at, the nodes updated and whether more may remain; when none
+// remain it records DefaultScopeBackfillName. With dryRun it counts the
+// nodes that would change.
+func (db *DB) BackfillDefaultScopeChunk(ctx context.Context, afterKey string, limit int, dryRun bool) (lastKey string, n int64, more bool, err error) {
+	const newest = `(SELECT t.scope_name FROM transmissions t
+    WHERE t.from_pubkey = nodes.public_key AND t.payload_type = 4 AND t.scope_name != ''
+    ORDER BY t.first_seen DESC LIMIT 1)`
+	if dryRun {
+		err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM nodes WHERE public_key > ?
+    AND `+newest+` IS NOT NULL AND `+newest+` IS NOT default_scope`, afterKey).Scan(&n)
+		if err != nil {
+			return afterKey, 0, false, fmt.Errorf("count default_scope backfill: %w", err)
+		}
+		return afterKey, n, false, nil
+	}
+	if limit <= 0 {
+		return afterKey, 0, false, errors.New("default_scope backfill: limit must be > 0")
+	}
+	lastKey = afterKey
+	err = db.WriteChunk(ctx, func(ctx context.Context, t *sql.Tx) error {
+		var hi sql.NullString
+		var k int
+		if err := t.QueryRowContext(ctx, `SELECT max(public_key), count(*) FROM
+    (SELECT public_key FROM nodes WHERE public_key > ? ORDER BY public_key LIMIT ?)`, afterKey, limit).Scan(&hi, &k); err != nil {
+			return err
+		}
+		more = k == limit
+		if k > 0 {
+			c, err := execRows(ctx, t, `UPDATE nodes SET default_scope = `+newest+`
+    WHERE public_key > ?1 AND public_key <= ?2 AND `+newest+` IS NOT NULL AND `+newest+` IS NOT default_scope`, afterKey, hi.String)
+			if err != nil {
+				return err
+			}
+			n, lastKey = c, hi.String
+		}
+		if !more {
+			_, err := t.ExecContext(ctx, `INSERT OR IGNORE INTO _migrations (name) VALUES (?)`, DefaultScopeBackfillName)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return afterKey, 0, false, fmt.Errorf("default_scope backfill: %w", err)
+	}
+	return lastKey, n, more, nil
+}

@@ -42,6 +42,7 @@ const (
 	NameBackfillFromPubkey     = "backfillFromPubkey"
 	NameNormalizePublicChannel = "normalizePublicChannel"
 	NameLowercaseNodeKeys      = "lowercaseNodeKeys"
+	NameBackfillDefaultScope   = "backfillDefaultScope"
 )
 
 // Names of the jobs that carry out what CoreScope's read-only server hands

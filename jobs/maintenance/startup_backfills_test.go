@@ -267,3 +267,45 @@ func TestBackfillLastSeenInterruptedResumes(t *testing.T) {
 		t.Errorf("%d transmissions with a wrong last_seen", n)
 	}
 }
+
+func TestBackfillDefaultScope(t *testing.T) {
+	ctx := context.Background()
+	db := headFixture(t)
+	// Node a: two matched adverts, the newer one wins. Node b: only an
+	// unmatched transport advert (''), left alone. Every other node has
+	// flood adverts only (NULL).
+	const a, b = "20aaa863297b2a97372c8ef877d35ee46aa6b5ff4a68ea8bdec3a0dc77cfa54b",
+		"2e0de40ad148de6f86cb11c49eb19a138693b4568a184ab368b2db4e6769606a"
+	exec(t, db,
+		`DELETE FROM _migrations WHERE name = 'backfill_default_scope_v1'`,
+		`UPDATE transmissions SET scope_name = CASE WHEN first_seen = (SELECT max(first_seen) FROM transmissions WHERE from_pubkey = '`+a+`')
+		 THEN '#new' ELSE '#old' END WHERE from_pubkey = '`+a+`'`,
+		`UPDATE transmissions SET scope_name = '' WHERE from_pubkey = '`+b+`'`,
+		`UPDATE nodes SET default_scope = '#kept' WHERE public_key = '`+b+`'`)
+	if n := count(t, db, `SELECT count(DISTINCT scope_name) FROM transmissions WHERE from_pubkey = ?`, a); n != 2 {
+		t.Fatalf("node a has %d scopes, want 2", n)
+	}
+	job := &maintenance.BackfillDefaultScope{Store: db, Chunking: maintenance.Chunking{Rows: 7}}
+	if dry, err := job.Run(ctx, true); err != nil || dry.Rows != 1 {
+		t.Fatalf("dry run = %+v, %v; want 1", dry, err)
+	}
+	res, err := job.Run(ctx, false)
+	if err != nil || res.Rows != 1 {
+		t.Fatalf("run = %+v, %v; want 1 node", res, err)
+	}
+	if got := count(t, db, `SELECT count(*) FROM nodes WHERE public_key = ? AND default_scope = '#new'`, a); got != 1 {
+		t.Error("node a: want the newest advert's scope")
+	}
+	if got := count(t, db, `SELECT count(*) FROM nodes WHERE public_key = ? AND default_scope = '#kept'`, b); got != 1 {
+		t.Error("node b: an unmatched advert must not clear default_scope")
+	}
+	if n := count(t, db, `SELECT count(*) FROM nodes WHERE default_scope IS NOT NULL`); n != 2 {
+		t.Errorf("%d nodes with a default_scope, want 2", n)
+	}
+	if n := count(t, db, `SELECT count(*) FROM _migrations WHERE name = ?`, sqlite.DefaultScopeBackfillName); n != 1 {
+		t.Error("backfill_default_scope_v1 not recorded")
+	}
+	if again, err := job.Run(ctx, false); err != nil || !strings.Contains(again.Detail, "already done") {
+		t.Errorf("second run = %+v, %v", again, err)
+	}
+}

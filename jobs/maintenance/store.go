@@ -82,6 +82,7 @@ type Store interface {
 	FromPubkeyStore
 	PublicChannelStore
 	NodeKeyStore
+	DefaultScopeStore
 	NeighborEdgesStore
 }
 
