@@ -20,6 +20,7 @@ import (
 
 	"github.com/corescope/etl/etl/meshcore"
 	"github.com/corescope/etl/etl/sqlite"
+	"github.com/corescope/etl/etl/topology"
 	"github.com/corescope/etl/jobs"
 	"github.com/corescope/etl/jobs/maintenance"
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,8 +35,9 @@ const schedulerShutdownMargin = 2 * time.Second
 
 // buildScheduler returns a Scheduler with every maintenance job of
 // cfg.Jobs registered; the daemon adds the ingest stream itself. Run
-// history goes to the job_runs table.
-func buildScheduler(cfg *Config, db *sqlite.DB, reg prometheus.Registerer, log *slog.Logger) (*jobs.Scheduler, error) {
+// history goes to the job_runs table. topo, when given, is the resolver
+// the daemon's transform reads and the neighborEdges job refreshes.
+func buildScheduler(cfg *Config, db *sqlite.DB, reg prometheus.Registerer, log *slog.Logger, topo ...*topology.Live) (*jobs.Scheduler, error) {
 	s := jobs.NewScheduler(jobs.Options{
 		Logger:          log,
 		Registerer:      reg,
@@ -43,7 +45,7 @@ func buildScheduler(cfg *Config, db *sqlite.DB, reg prometheus.Registerer, log *
 		HistoryPerJob:   cfg.Jobs.HistoryPerJob,
 		ShutdownTimeout: cfg.Ingest.ShutdownTimeout + schedulerShutdownMargin,
 	})
-	for _, spec := range jobSpecs(cfg, db, log) {
+	for _, spec := range jobSpecs(cfg, db, log, topo...) {
 		spec.Job = componentJob(spec.Name, spec.Job)
 		if err := s.Add(spec); err != nil {
 			return nil, fmt.Errorf("jobs.%s: %w", spec.Name, err)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/corescope/etl/etl/sqlite"
+	"github.com/corescope/etl/etl/topology"
 	"github.com/corescope/etl/jobs"
 	"github.com/corescope/etl/jobs/maintenance"
 )
@@ -19,14 +20,17 @@ var (
 	_ maintenance.ObserverDeactivateStore = (*sqlite.DB)(nil)
 )
 
-// jobSpecs returns every job of the daemon: the maintenance jobs and the
-// server's queues. db may be nil for listings.
-func jobSpecs(cfg *Config, db *sqlite.DB, log *slog.Logger) []jobs.Spec {
+// jobSpecs returns every job of the daemon: the maintenance jobs, the
+// server's queues and the neighbour graph. db may be nil for listings. topo
+// is the daemon's resolver, which the neighborEdges job refreshes; without
+// one the job makes its own.
+func jobSpecs(cfg *Config, db *sqlite.DB, log *slog.Logger, topo ...*topology.Live) []jobs.Spec {
 	var store maintenance.Store
 	if db != nil {
 		store = db
 	}
-	return append(maintenanceSpecs(&cfg.Jobs, store), serverJobSpecs(cfg, db, log)...)
+	specs := append(maintenanceSpecs(&cfg.Jobs, store), serverJobSpecs(cfg, db, log)...)
+	return append(specs, topologyJobSpecs(&cfg.Jobs, db, firstTopology(topo))...)
 }
 
 // serverJobSpecs translates the config into the specs of the server-queue

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"github.com/corescope/etl/etl/sqlite"
+	"github.com/corescope/etl/etl/topology"
+	"github.com/corescope/etl/jobs"
+	"github.com/corescope/etl/jobs/maintenance"
+)
+
+// The neighbour graph and the resolved paths CoreScope's server reads from
+// its writer (head.md §2.8, §2.9): the neighborEdges job builds
+// neighbor_edges and refreshes the resolver that the ingest transform uses
+// for observations.resolved_path; pruneNeighborEdges deletes old edges.
+var (
+	_ maintenance.NeighborEdgesStore = (*sqlite.DB)(nil)
+	_ topology.Source                = (*sqlite.DB)(nil)
+	_ maintenance.Topology           = (*topology.Live)(nil)
+)
+
+// topologyJobSpecs translates the config into the specs of the
+// neighbour-graph jobs. topo is the resolver neighborEdges refreshes (the
+// daemon's, which its transform reads); nil makes one on db, for a run
+// from the command line. db may be nil for listings.
+//
+// Both run at start, after the startup backfills (the path_json and
+// from_pubkey ones feed the edges): neighborEdges is CoreScope's warm-up,
+// which builds the index before ingest resolves paths with it; the prune
+// is a scan of a small table (CoreScope waits 4 minutes).
+func topologyJobSpecs(c *JobsConfig, db *sqlite.DB, topo *topology.Live) []jobs.Spec {
+	var (
+		store maintenance.NeighborEdgesStore
+		tp    maintenance.Topology
+	)
+	if db != nil {
+		store = db
+		if topo == nil {
+			topo = topology.NewLive(db)
+		}
+		tp = topo
+	}
+	spec := func(name string, j JobConfig, job jobs.Job) jobs.Spec {
+		return jobs.Spec{
+			Name: name, Schedule: j.Schedule, Enabled: j.Enabled, Timeout: j.Timeout, Jitter: j.Jitter,
+			OnStart: true, Job: job,
+		}
+	}
+	chunk := func(j JobConfig) maintenance.Chunking {
+		return maintenance.Chunking{Rows: j.ChunkRows, Budget: j.ChunkBudget}
+	}
+	return []jobs.Spec{
+		spec(JobNeighborEdges, c.NeighborEdges, &maintenance.NeighborEdges{
+			Store: store, Topology: tp, Chunking: chunk(c.NeighborEdges),
+		}),
+		spec(JobPruneNeighborEdges, c.PruneNeighborEdges, &maintenance.PruneNeighborEdges{
+			Store: store, Days: c.PruneNeighborEdges.Days, Chunking: chunk(c.PruneNeighborEdges),
+		}),
+	}
+}
+
+// withChunkRows returns j with its default chunkRows replaced.
+func withChunkRows(j JobConfig, rows int) JobConfig {
+	j.ChunkRows = rows
+	return j
+}
+
+// firstTopology returns the optional resolver argument, or nil.
+func firstTopology(topo []*topology.Live) *topology.Live {
+	if len(topo) == 0 {
+		return nil
+	}
+	return topo[0]
+}
