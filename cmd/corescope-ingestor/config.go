@@ -26,7 +26,6 @@ import (
 	"github.com/knadh/koanf/v2"
 
 	"github.com/corescope/etl/etl/mqtt"
-	"github.com/corescope/etl/jobs/maintenance"
 )
 
 // This file defines the config file format and loads it. CoreScope's own
@@ -314,9 +313,8 @@ const (
 	// The server's file queues (head.md §2.10, §2.12).
 	JobMultibyteSnapshot = "multibyteSnapshot"
 	JobPruneRequests     = "pruneRequests"
-	// The neighbour graph (head.md §2.8, §2.9).
-	JobNeighborEdges      = "neighborEdges"
-	JobPruneNeighborEdges = "pruneNeighborEdges"
+	// Client RX coverage retention (head.md §2.16).
+	JobPruneClientReceptions = "pruneClientReceptions"
 )
 
 // Job defaults.
@@ -390,13 +388,10 @@ type JobsConfig struct {
 	// PruneRequests executes the server's prune-requests/request-*.json
 	// (default every 15 s, and at start).
 	PruneRequests JobConfig `koanf:"pruneRequests"`
-	// NeighborEdges builds neighbor_edges from new observations and
-	// refreshes the resolved_path resolver (default every minute, and at
-	// start; chunkRows 20000 observations read per chunk).
-	NeighborEdges JobConfig `koanf:"neighborEdges"`
-	// PruneNeighborEdges deletes neighbor_edges not seen for Days (default
-	// daily, and at start; days defaults to neighborEdgesMaxAgeDays).
-	PruneNeighborEdges JobConfig `koanf:"pruneNeighborEdges"`
+	// PruneClientReceptions deletes client RX coverage rows older than Days
+	// (retention.clientRxDays); enabled only when Days > 0. Default daily,
+	// and at start.
+	PruneClientReceptions JobConfig `koanf:"pruneClientReceptions"`
 	// HistoryPerJob is the runs kept per job (default 50).
 	HistoryPerJob int `koanf:"historyPerJob"`
 }
@@ -418,14 +413,13 @@ func (j *JobsConfig) List() []NamedJob {
 		{JobWALCheckpoint, &j.WALCheckpoint},
 		{JobMultibyteSnapshot, &j.MultibyteSnapshot},
 		{JobPruneRequests, &j.PruneRequests},
-		{JobNeighborEdges, &j.NeighborEdges},
-		{JobPruneNeighborEdges, &j.PruneNeighborEdges},
+		{JobPruneClientReceptions, &j.PruneClientReceptions},
 	}
 }
 
 // jobOptions lists, for each job-specific option, the jobs it belongs to.
 var jobOptions = map[string][]string{
-	"days":      {JobStaleNodes, JobStaleObservers, JobPruneMetrics, JobPrunePackets, JobPruneNeighborEdges},
+	"days":      {JobStaleNodes, JobStaleObservers, JobPruneMetrics, JobPrunePackets, JobPruneClientReceptions},
 	"pages":     {JobVacuum},
 	"onStartup": {JobVacuum},
 }
@@ -535,17 +529,16 @@ func defaultConfig() *Config {
 		LogLevel:           DefaultLogLevel,
 		LogFormat:          DefaultLogFormat,
 		Jobs: JobsConfig{
-			StaleNodes:         job("@hourly", DefaultJobTimeout),
-			StaleObservers:     job("@daily", DefaultJobTimeout),
-			PruneMetrics:       job("@daily", DefaultJobTimeout),
-			PrunePackets:       job("@daily", DefaultPrunePacketsTimeout),
-			Vacuum:             job("", DefaultJobTimeout),
-			WALCheckpoint:      job("@hourly", DefaultWALCheckpointTimeout),
-			MultibyteSnapshot:  job("@every 5m", DefaultJobTimeout),
-			PruneRequests:      job("@every 15s", DefaultJobTimeout),
-			NeighborEdges:      withChunkRows(job("@every 1m", DefaultJobTimeout), maintenance.DefaultNeighborEdgesChunkRows),
-			PruneNeighborEdges: job("@daily", DefaultJobTimeout),
-			HistoryPerJob:      DefaultHistoryPerJob,
+			StaleNodes:            job("@hourly", DefaultJobTimeout),
+			StaleObservers:        job("@daily", DefaultJobTimeout),
+			PruneMetrics:          job("@daily", DefaultJobTimeout),
+			PrunePackets:          job("@daily", DefaultPrunePacketsTimeout),
+			Vacuum:                job("", DefaultJobTimeout),
+			WALCheckpoint:         job("@hourly", DefaultWALCheckpointTimeout),
+			MultibyteSnapshot:     job("@every 5m", DefaultJobTimeout),
+			PruneRequests:         job("@every 15s", DefaultJobTimeout),
+			PruneClientReceptions: job("@daily", DefaultJobTimeout),
+			HistoryPerJob:         DefaultHistoryPerJob,
 		},
 		HTTP:  HTTPConfig{Listen: DefaultHTTPListen},
 		Stats: StatsConfig{File: DefaultStatsFile, Interval: DefaultStatsInterval},

@@ -12,12 +12,14 @@ import (
 )
 
 // The jobs that carry out what CoreScope's read-only server hands to its
-// writer through files in the database's directory (head.md §2.10–§2.12).
+// writer through files in the database's directory (head.md §2.10–§2.12),
+// and the retention of its client RX coverage tables (§2.16).
 // Both processes must therefore see that directory.
 var (
 	_ maintenance.MultibyteStore          = (*sqlite.DB)(nil)
 	_ maintenance.NodeDeleteStore         = (*sqlite.DB)(nil)
 	_ maintenance.ObserverDeactivateStore = (*sqlite.DB)(nil)
+	_ maintenance.ClientRxStore           = (*sqlite.DB)(nil)
 )
 
 // jobSpecs returns every job of the daemon: the maintenance jobs, the
@@ -50,6 +52,10 @@ func serverJobSpecs(cfg *Config, db *sqlite.DB, log *slog.Logger) []jobs.Spec {
 		}
 	}
 	c := &cfg.Jobs
+	var vacuum []string
+	if c.Vacuum.Enabled {
+		vacuum = []string{JobVacuum}
+	}
 	return []jobs.Spec{
 		spec(maintenance.NameMultibyteSnapshot, c.MultibyteSnapshot, &maintenance.MultibyteSnapshot{
 			Store:    db,
@@ -61,6 +67,17 @@ func serverJobSpecs(cfg *Config, db *sqlite.DB, log *slog.Logger) []jobs.Spec {
 			Dir:   filepath.Join(dir, maintenance.PruneRequestsDir),
 			Log:   log.With("job", maintenance.NamePruneRequests),
 		}, true),
+		// Client RX coverage retention: runs whether or not the feature is
+		// on, so that rows written while it was on expire.
+		{
+			Name: maintenance.NamePruneClientReceptions, Schedule: c.PruneClientReceptions.Schedule,
+			Enabled: c.PruneClientReceptions.Enabled, Timeout: c.PruneClientReceptions.Timeout,
+			Jitter: c.PruneClientReceptions.Jitter, OnStart: true, Then: vacuum,
+			Job: &maintenance.PruneClientReceptions{
+				Store: db, Days: c.PruneClientReceptions.Days,
+				Chunking: maintenance.Chunking{Rows: c.PruneClientReceptions.ChunkRows, Budget: c.PruneClientReceptions.ChunkBudget},
+			},
+		},
 		// CoreScope's startup soft delete of blacklisted observers: not
 		// configurable beyond observerBlacklist itself.
 		{
