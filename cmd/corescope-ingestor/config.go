@@ -26,6 +26,7 @@ import (
 	"github.com/knadh/koanf/v2"
 
 	"github.com/corescope/etl/etl/mqtt"
+	"github.com/corescope/etl/jobs/maintenance"
 )
 
 // This file defines the config file format and loads it. CoreScope's own
@@ -315,6 +316,9 @@ const (
 	JobPruneRequests     = "pruneRequests"
 	// Client RX coverage retention (head.md §2.16).
 	JobPruneClientReceptions = "pruneClientReceptions"
+	// The neighbour graph (head.md §2.8, §2.9).
+	JobNeighborEdges      = "neighborEdges"
+	JobPruneNeighborEdges = "pruneNeighborEdges"
 )
 
 // Job defaults.
@@ -392,6 +396,13 @@ type JobsConfig struct {
 	// (retention.clientRxDays); enabled only when Days > 0. Default daily,
 	// and at start.
 	PruneClientReceptions JobConfig `koanf:"pruneClientReceptions"`
+	// NeighborEdges builds neighbor_edges from new observations and
+	// refreshes the resolved_path resolver (default every minute, and at
+	// start; chunkRows 20000 observations read per chunk).
+	NeighborEdges JobConfig `koanf:"neighborEdges"`
+	// PruneNeighborEdges deletes neighbor_edges not seen for Days (default
+	// daily, and at start; days defaults to neighborEdgesMaxAgeDays).
+	PruneNeighborEdges JobConfig `koanf:"pruneNeighborEdges"`
 	// HistoryPerJob is the runs kept per job (default 50).
 	HistoryPerJob int `koanf:"historyPerJob"`
 }
@@ -414,12 +425,14 @@ func (j *JobsConfig) List() []NamedJob {
 		{JobMultibyteSnapshot, &j.MultibyteSnapshot},
 		{JobPruneRequests, &j.PruneRequests},
 		{JobPruneClientReceptions, &j.PruneClientReceptions},
+		{JobNeighborEdges, &j.NeighborEdges},
+		{JobPruneNeighborEdges, &j.PruneNeighborEdges},
 	}
 }
 
 // jobOptions lists, for each job-specific option, the jobs it belongs to.
 var jobOptions = map[string][]string{
-	"days":      {JobStaleNodes, JobStaleObservers, JobPruneMetrics, JobPrunePackets, JobPruneClientReceptions},
+	"days":      {JobStaleNodes, JobStaleObservers, JobPruneMetrics, JobPrunePackets, JobPruneNeighborEdges, JobPruneClientReceptions},
 	"pages":     {JobVacuum},
 	"onStartup": {JobVacuum},
 }
@@ -538,6 +551,8 @@ func defaultConfig() *Config {
 			MultibyteSnapshot:     job("@every 5m", DefaultJobTimeout),
 			PruneRequests:         job("@every 15s", DefaultJobTimeout),
 			PruneClientReceptions: job("@daily", DefaultJobTimeout),
+			NeighborEdges:         withChunkRows(job("@every 1m", DefaultJobTimeout), maintenance.DefaultNeighborEdgesChunkRows),
+			PruneNeighborEdges:    job("@daily", DefaultJobTimeout),
 			HistoryPerJob:         DefaultHistoryPerJob,
 		},
 		HTTP:  HTTPConfig{Listen: DefaultHTTPListen},
