@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -154,5 +155,54 @@ func TestCmdCheckZeroConfig(t *testing.T) {
 	if !strings.Contains(stderr.String(), "config file not found, using defaults") ||
 		!strings.Contains(stdout.String(), "broker: "+DefaultLocalBroker) {
 		t.Errorf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	}
+}
+
+// A broker URL that net/url rejects is reported without its password,
+// from the config file and from MQTT_BROKER (issue #14 item 6).
+func TestCmdCheckNeverEchoesBrokerPassword(t *testing.T) {
+	const secret = "pa55w0rd"
+	urls := map[string]string{
+		"bad escape":        "mqtt://user:" + secret + "%zz@broker.example:1883",
+		"bad port":          "mqtt://user:" + secret + "@broker.example:18x3",
+		"space in userinfo": "mqtt://us er:" + secret + "@broker.example:1883",
+		"space in password": "mqtt://user:" + secret + " x@broker.example:1883",
+		"missing slashes":   "mqtt:user:" + secret + "@broker.example:1883",
+		"bad scheme":        "http://user:" + secret + "@broker.example",
+		"no host":           "mqtt://user:" + secret + "@",
+		"control character": "mqtt://user:" + secret + "\x01@broker.example:1883",
+	}
+	for name, u := range urls {
+		t.Run(name, func(t *testing.T) {
+			cleanEnv(t)
+			b, _ := json.Marshal(map[string]any{"mqttSources": []any{map[string]any{"name": "a", "broker": u}}})
+			path := writeConfig(t, "config.json", string(b))
+			t.Run("file", func(t *testing.T) { checkRejectsWithout(t, secret, "mqttSources[0].broker", "-config", path) })
+			t.Run("MQTT_BROKER", func(t *testing.T) {
+				t.Setenv(envMQTTBroker, u)
+				checkRejectsWithout(t, secret, "mqttSources[0].broker", "-config", writeConfig(t, "config.json", `{}`))
+			})
+			t.Run("legacy mqtt.broker", func(t *testing.T) {
+				b, _ := json.Marshal(map[string]any{"mqtt": map[string]any{"broker": u}})
+				checkRejectsWithout(t, secret, "mqttSources[0].broker", "-config", writeConfig(t, "config.json", string(b)))
+			})
+		})
+	}
+}
+
+// checkRejectsWithout runs check with args and wants exit status 2, an
+// error naming key, and secret nowhere in the error, stdout or stderr.
+func checkRejectsWithout(t *testing.T, secret, key string, args ...string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), append([]string{"check"}, args...), nil, &stdout, &stderr)
+	var ue usageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), key) {
+		t.Fatalf("err %v, want a usage error naming %s", err, key)
+	}
+	for what, s := range map[string]string{"error": err.Error(), "stdout": stdout.String(), "stderr": stderr.String()} {
+		if strings.Contains(s, secret) {
+			t.Errorf("%s contains the password:\n%s", what, s)
+		}
 	}
 }

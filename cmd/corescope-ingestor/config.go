@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -25,6 +24,7 @@ import (
 	"github.com/knadh/koanf/providers/structs"
 	"github.com/knadh/koanf/v2"
 
+	"github.com/corescope/etl/etl/meshcore"
 	"github.com/corescope/etl/etl/mqtt"
 	"github.com/corescope/etl/jobs/maintenance"
 )
@@ -109,6 +109,25 @@ type Config struct {
 	Stats StatsConfig `koanf:"stats"`
 	// Ingest tunes the streaming pipeline. Ours.
 	Ingest IngestConfig `koanf:"ingest"`
+
+	// HashRegions lists the transport-code region names ("#belgium"; '#' is
+	// prepended when missing) whose keys scope transport-routed packets:
+	// transmissions.scope_name and nodes.default_scope (CoreScope HEAD).
+	HashRegions []string `koanf:"hashRegions"`
+	// NeighborEdgesMaxAgeDays: neighbor_edges not seen for this many days
+	// are deleted (default 5; 0 means 5). CoreScope HEAD's key; it is the
+	// default of the days option of the neighbor-edge prune job.
+	NeighborEdgesMaxAgeDays int `koanf:"neighborEdgesMaxAgeDays"`
+	// IngestBufferSize is CoreScope HEAD's in-memory message buffer: when
+	// > 0 and ingest.queueSize is not set, it is the queue size (0 or
+	// negative: ignored, as HEAD falls back to its default). After loading
+	// it mirrors ingest.queueSize.
+	IngestBufferSize int `koanf:"ingestBufferSize"`
+	// Runtime holds CoreScope HEAD's process settings.
+	Runtime RuntimeConfig `koanf:"runtime"`
+	// ClientRxCoverage turns on CoreScope HEAD's mobile client RX coverage
+	// (client_receptions, client_observers).
+	ClientRxCoverage ClientRxCoverageConfig `koanf:"clientRxCoverage"`
 }
 
 // MQTTConfig is CoreScope's legacy single-broker section.
@@ -251,6 +270,38 @@ type RetentionConfig struct {
 	// PacketDays: transmissions older than this many days are deleted
 	// (default 0, which keeps them forever).
 	PacketDays int `koanf:"packetDays"`
+	// ClientRxDays: client_receptions and client_observers rows older than
+	// this many days are deleted (default 0, which keeps them forever).
+	// CoreScope HEAD's key.
+	ClientRxDays int `koanf:"clientRxDays"`
+}
+
+// Defaults of CoreScope HEAD's keys.
+const (
+	// DefaultNeighborEdgesMaxAgeDays is the age in days after which
+	// neighbor_edges rows are deleted; 0 means this default.
+	DefaultNeighborEdgesMaxAgeDays = 5
+	// DefaultClientRxDays of 0 keeps client RX coverage rows forever.
+	DefaultClientRxDays = 0
+	// DefaultMaxMemoryMB is the Go runtime's soft memory limit in MiB
+	// unless GOMEMLIMIT is set: the garbage collector works harder, rather
+	// than the heap growing, while a burst fills the ingest queue (a small
+	// VM or a Raspberry Pi). 0 means this default.
+	DefaultMaxMemoryMB = 128
+)
+
+// RuntimeConfig is CoreScope HEAD's runtime section.
+type RuntimeConfig struct {
+	// MaxMemoryMB is the Go soft memory limit in MiB (default 128; 0 means
+	// 128). The GOMEMLIMIT environment variable wins.
+	MaxMemoryMB int `koanf:"maxMemoryMB"`
+}
+
+// ClientRxCoverageConfig is CoreScope HEAD's clientRxCoverage section.
+type ClientRxCoverageConfig struct {
+	// Enabled stores GPS-tagged receptions published by mobile companions
+	// on meshcore/client/<pubkey>/packets (default false).
+	Enabled bool `koanf:"enabled"`
 }
 
 // DefaultIncrementalVacuumPages is the number of free pages returned to the
@@ -264,6 +315,16 @@ type DBConfig struct {
 	VacuumOnStartup bool `koanf:"vacuumOnStartup"`
 	// IncrementalVacuumPages is the pages freed per vacuum run (default 1024).
 	IncrementalVacuumPages int `koanf:"incrementalVacuumPages"`
+	// Load is CoreScope's server startup loading; accepted and ignored.
+	Load DBLoadConfig `koanf:"load"`
+}
+
+// DBLoadConfig is the db.load section that CoreScope's server reads (the
+// rows per chunk of its startup load). The ingestor ignores it; it is
+// declared so that a misspelled key next to it is still reported.
+type DBLoadConfig struct {
+	// ChunkSize is the server's rows per startup chunk; ignored.
+	ChunkSize int `koanf:"chunkSize"`
 }
 
 // DefaultSampleIntervalSec is the observer_metrics bucket in seconds; the
@@ -534,13 +595,17 @@ func defaultConfig() *Config {
 			ObserverDays: DefaultObserverDays,
 			MetricsDays:  DefaultMetricsDays,
 			PacketDays:   DefaultPacketDays,
+			ClientRxDays: DefaultClientRxDays,
 		},
-		DB:                 DBConfig{IncrementalVacuumPages: DefaultIncrementalVacuumPages},
-		Metrics:            MetricsConfig{SampleIntervalSec: DefaultSampleIntervalSec},
-		ForeignAdverts:     ForeignAdvertsConfig{Mode: DefaultForeignAdvertsMode},
-		ValidateSignatures: true,
-		LogLevel:           DefaultLogLevel,
-		LogFormat:          DefaultLogFormat,
+		NeighborEdgesMaxAgeDays: DefaultNeighborEdgesMaxAgeDays,
+		IngestBufferSize:        DefaultQueueSize,
+		Runtime:                 RuntimeConfig{MaxMemoryMB: DefaultMaxMemoryMB},
+		DB:                      DBConfig{IncrementalVacuumPages: DefaultIncrementalVacuumPages},
+		Metrics:                 MetricsConfig{SampleIntervalSec: DefaultSampleIntervalSec},
+		ForeignAdverts:          ForeignAdvertsConfig{Mode: DefaultForeignAdvertsMode},
+		ValidateSignatures:      true,
+		LogLevel:                DefaultLogLevel,
+		LogFormat:               DefaultLogFormat,
 		Jobs: JobsConfig{
 			StaleNodes:            job("@hourly", DefaultJobTimeout),
 			StaleObservers:        job("@daily", DefaultJobTimeout),
@@ -896,7 +961,14 @@ func envTransform(p *problems) func(k, v string) (string, any) {
 		}
 		var val any
 		if err := json.Unmarshal([]byte(v), &val); err != nil {
-			p.addf(k, "value of %s must be JSON: %v", key.path, err)
+			// Not the error's text: encoding/json quotes the offending
+			// character, which may belong to a password or a key.
+			var se *json.SyntaxError
+			where := ""
+			if errors.As(err, &se) {
+				where = fmt.Sprintf(" (syntax error at byte %d)", se.Offset)
+			}
+			p.addf(k, "value of %s must be JSON%s", key.path, where)
 			return "", nil
 		}
 		return key.path, val
@@ -1039,6 +1111,10 @@ var serverKeys = []string{
 	"home", "healthThresholds", "defaultRegion", "mapDefaults", "regions", "cacheTTL",
 	"liveMap", "timestamps", "packetStore", "resolvedPath", "neighborGraph",
 	"batteryThresholds", "analytics",
+	// Added at CoreScope HEAD (a06ac8ac).
+	"hiddenNamePrefixes", "listLimits", "corsAllowedOrigins", "markerStroke", "map",
+	"areas", "observersCache", "knownChannelsUrl", "knownChannelsRefreshMs",
+	"compression", "customizer",
 }
 
 // reportUnknownKeys turns unused key paths into problems. Keys starting with
@@ -1216,24 +1292,57 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-// ChannelKey is a decoded channel key.
-type ChannelKey struct {
-	Name string
-	Key  [16]byte
-}
-
-// ChannelKeys merges the channel keys in CoreScope's three layers, each
-// overriding the previous: the rainbow file at ChannelKeysPath (optional),
-// keys derived from HashChannels, then ChannelKeysHex. The result is sorted
-// by name.
-func (c *Config) ChannelKeys() ([]ChannelKey, error) {
+// ChannelKeys merges the configured channel keys in CoreScope's three
+// layers, each overriding the previous: the rainbow file at ChannelKeysPath
+// (optional), keys derived from HashChannels, then ChannelKeysHex. Names are
+// normalised with meshcore.NormalizeChannelName ("public" is "Public");
+// within one layer the canonical spelling wins a collision. The result is
+// sorted by name and does not include the built-in keys (DecoderOptions
+// adds them). Errors name the key path and never contain key material.
+func (c *Config) ChannelKeys() ([]meshcore.ChannelKey, error) {
 	var p problems
-	keys := c.channelKeys(&p)
+	keys, _ := c.channelKeys(&p)
 	return keys, errors.Join(p.errs...)
 }
 
-func (c *Config) channelKeys(p *problems) []ChannelKey {
+// DecoderOptions returns the decoder options the daemon uses, so that the
+// decode subcommand decodes exactly as the daemon stores: the configured
+// channel keys, then extra (the decode subcommand's -key and -hashtag,
+// which win over configured keys of the same name), then the built-in ones
+// (meshcore.BuiltinKeys, lowest priority), the hashRegions keys, and
+// signature verification. A channel name dropped by normalisation is
+// logged as a warning.
+func (c *Config) DecoderOptions(log *slog.Logger, extra ...meshcore.ChannelKey) (meshcore.Options, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var p problems
+	keys, dropped := c.channelKeys(&p)
+	if len(p.errs) > 0 {
+		return meshcore.Options{}, &configError{err: errors.Join(p.errs...)}
+	}
+	for _, d := range dropped {
+		log.Warn("channel key ignored: another key of the same layer has the canonical spelling of its name",
+			"channel", d, "canonical", meshcore.NormalizeChannelName(d))
+	}
+	return meshcore.Options{
+		Keys:             meshcore.NewKeyring(slices.Concat(keys, extra, meshcore.BuiltinKeys())),
+		Regions:          meshcore.NewRegions(c.HashRegions),
+		VerifySignatures: c.ValidateSignatures,
+	}, nil
+}
+
+// channelKeys merges the layers (see ChannelKeys) and returns the original
+// names of the keys that lost a collision after name normalisation.
+func (c *Config) channelKeys(p *problems) (keys []meshcore.ChannelKey, dropped []string) {
 	merged := map[string][16]byte{}
+	layer := func(ks []meshcore.ChannelKey) {
+		out, d := meshcore.NormalizeChannelKeys(ks)
+		dropped = append(dropped, d...)
+		for _, k := range out {
+			merged[k.Name] = k.Key
+		}
+	}
 	if c.ChannelKeysPath != "" {
 		b, err := os.ReadFile(c.ChannelKeysPath)
 		switch {
@@ -1243,32 +1352,39 @@ func (c *Config) channelKeys(p *problems) []ChannelKey {
 		default:
 			var file map[string]string
 			if err := json.Unmarshal(b, &file); err != nil {
-				p.addf("channelKeysPath", "%s: want a JSON object of name to hex key: %v", c.ChannelKeysPath, err)
+				// encoding/json quotes the offending character, which may
+				// be part of a key: report the position only.
+				var se *json.SyntaxError
+				where := ""
+				if errors.As(err, &se) {
+					where = fmt.Sprintf(" (syntax error at byte %d)", se.Offset)
+				}
+				p.addf("channelKeysPath", "%s: want a JSON object of name to hex key%s", c.ChannelKeysPath, where)
 			}
+			var ks []meshcore.ChannelKey
 			for _, name := range sortedKeys(file) {
 				k, err := parseChannelKey(file[name])
 				if err != nil {
-					p.addf("channelKeysPath", "%s: key %q: %v", c.ChannelKeysPath, name, err)
+					p.addf("channelKeysPath", "%s: key of %q: %v", c.ChannelKeysPath, name, err)
 					continue
 				}
-				merged[name] = k
+				ks = append(ks, meshcore.ChannelKey{Name: name, Key: k})
 			}
+			layer(ks)
 		}
 	}
+	var ks []meshcore.ChannelKey
 	for i, name := range c.HashChannels {
 		name = strings.TrimSpace(name)
-		if !strings.HasPrefix(name, "#") {
-			name = "#" + name
-		}
-		if name == "#" {
+		if name == "" || name == "#" {
 			p.addf(fmt.Sprintf("hashChannels[%d]", i), "empty channel name")
 			continue
 		}
-		sum := sha256.Sum256([]byte(name))
-		var k [16]byte
-		copy(k[:], sum[:16])
-		merged[name] = k
+		name, k := meshcore.HashtagKey(name)
+		ks = append(ks, meshcore.ChannelKey{Name: name, Key: k})
 	}
+	layer(ks)
+	ks = nil
 	for _, name := range sortedKeys(c.ChannelKeysHex) {
 		if strings.HasPrefix(name, "_comment") {
 			continue
@@ -1278,27 +1394,21 @@ func (c *Config) channelKeys(p *problems) []ChannelKey {
 			p.add("channelKeys."+name, err)
 			continue
 		}
-		merged[name] = k
+		ks = append(ks, meshcore.ChannelKey{Name: name, Key: k})
 	}
-	out := make([]ChannelKey, 0, len(merged))
+	layer(ks)
+	keys = make([]meshcore.ChannelKey, 0, len(merged))
 	for name, k := range merged {
-		out = append(out, ChannelKey{Name: name, Key: k})
+		keys = append(keys, meshcore.ChannelKey{Name: name, Key: k})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	sort.Slice(keys, func(i, j int) bool { return keys[i].Name < keys[j].Name })
+	return keys, dropped
 }
 
-// parseChannelKey decodes a 32-hex-character (16-byte) channel key.
+// parseChannelKey decodes a 32-hex-character (16-byte) channel key,
+// surrounding spaces ignored. Its errors never echo the key.
 func parseChannelKey(s string) ([16]byte, error) {
-	var k [16]byte
-	s = strings.TrimSpace(s)
-	if len(s) != 32 {
-		return k, fmt.Errorf("want 32 hex characters (16 bytes), got %d characters", len(s))
-	}
-	if _, err := hex.Decode(k[:], []byte(s)); err != nil {
-		return k, fmt.Errorf("not hex: %v", err)
-	}
-	return k, nil
+	return meshcore.ParseKeyHex(strings.TrimSpace(s))
 }
 
 func sortedKeys[V any](m map[string]V) []string {

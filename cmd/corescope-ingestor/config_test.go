@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/corescope/etl/etl/meshcore"
 	"github.com/corescope/etl/etl/mqtt"
 )
 
@@ -584,7 +585,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"password without username", "mqttSources:\n  - {broker: 'mqtt://h:1', password: p}\n",
 			[]string{`mqttSources[0].password: set without username`}},
 		{"malformed channel keys", "channelKeys:\n  Short: abcd\n  NotHex: zz3387e9c5cdea6ac9e5edbaa115cd72\n",
-			[]string{`channelKeys.Short: want 32 hex characters`, `channelKeys.NotHex: not hex`}},
+			[]string{`channelKeys.Short: must be 32 hex characters`, `channelKeys.NotHex: must contain only hex characters`}},
 		{"empty hash channel", "hashChannels: ['#ok', '#']\n",
 			[]string{`hashChannels[1]: empty channel name`}},
 		{"geo polygon", "geo_filter:\n  polygon: [[1, 2], [3, 4]]\n",
@@ -629,7 +630,7 @@ func TestLoadConfigAllErrorsAtOnce(t *testing.T) {
 		`jobs.prunePackets.timeout: 5 is not a duration`,
 		`jobs.staleNodes.shedule: unknown key (did you mean "schedule"?)`,
 		`mqttSources[1].broker: unsupported scheme "gopher"`,
-		`channelKeys.Bad: want 32 hex characters`,
+		`channelKeys.Bad: must be 32 hex characters`,
 		`CORESCOPE_NOPE__X: unknown environment variable`,
 	}
 	assertProblems(t, err, want...)
@@ -682,14 +683,14 @@ func TestConfigChannelKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []ChannelKey{
-		{"#bot", hexKey("22222222222222222222222222222222")},  // explicit beats derived
-		{"#rain", hexKey("11111111111111111111111111111111")}, // from the file
-		{"#test", derived("#test")},                           // derived beats the file; '#' added
-		{"Public", hexKey("8b3387e9c5cdea6ac9e5edbaa115cd72")},
+	want := []meshcore.ChannelKey{
+		{Name: "#bot", Key: hexKey("22222222222222222222222222222222")},  // explicit beats derived
+		{Name: "#rain", Key: hexKey("11111111111111111111111111111111")}, // from the file
+		{Name: "#test", Key: derived("#test")},                           // derived beats the file; '#' added
+		{Name: "Public", Key: hexKey("8b3387e9c5cdea6ac9e5edbaa115cd72")},
 	}
 	if !reflect.DeepEqual(keys, want) {
-		t.Errorf("keys = %x\nwant   %x", keys, want)
+		t.Errorf("keys = %v\nwant   %v", keys, want)
 	}
 
 	// A missing rainbow file is fine; a malformed one is an error.

@@ -50,6 +50,51 @@ func (c *Config) normalize(path string, set map[string]bool, p *problems, log *s
 		p.addf("stats.interval", "must be > 0, got %v", c.Stats.Interval)
 	}
 	c.Ingest.validate(p)
+	c.normalizeHEADKeys(isSet, p)
+}
+
+// normalizeHEADKeys applies the keys CoreScope HEAD added that are not a
+// job's days (those are in normalizeJobs).
+func (c *Config) normalizeHEADKeys(isSet func(string) bool, p *problems) {
+	// ingestBufferSize is HEAD's name for the in-memory queue; 0 or
+	// negative means HEAD's default there, so it leaves ours alone.
+	if isSet("ingestBufferSize") && c.IngestBufferSize > 0 {
+		if isSet("ingest.queueSize") {
+			if c.IngestBufferSize != c.Ingest.QueueSize {
+				p.addf("ingestBufferSize", "%d disagrees with ingest.queueSize: %d; set only one of them", c.IngestBufferSize, c.Ingest.QueueSize)
+			}
+		} else {
+			c.Ingest.QueueSize = c.IngestBufferSize
+		}
+	}
+	c.IngestBufferSize = c.Ingest.QueueSize
+
+	switch m := c.Runtime.MaxMemoryMB; {
+	case m < 0:
+		p.addf("runtime.maxMemoryMB", "must be ≥ 0 MiB (0 means the default, %d), got %d", DefaultMaxMemoryMB, m)
+	case m == 0:
+		c.Runtime.MaxMemoryMB = DefaultMaxMemoryMB
+	}
+
+	regions := c.HashRegions[:0]
+	for _, r := range c.HashRegions {
+		// HEAD skips empty entries; '#' is prepended by meshcore.NewRegions.
+		if r = strings.TrimSpace(r); r != "" {
+			regions = append(regions, r)
+		}
+	}
+	c.HashRegions = regions
+}
+
+// memoryLimit returns the Go soft memory limit in bytes and where it comes
+// from: the GOMEMLIMIT environment variable wins (the runtime applied it
+// at start; the limit is then not ours to set, and bytes is 0), then
+// runtime.maxMemoryMB.
+func (c *Config) memoryLimit(lookupEnv func(string) (string, bool)) (bytes int64, from string) {
+	if v, ok := lookupEnv("GOMEMLIMIT"); ok && v != "" {
+		return 0, "GOMEMLIMIT"
+	}
+	return int64(c.Runtime.MaxMemoryMB) << 20, "runtime.maxMemoryMB"
 }
 
 // oneOf lower-cases v, replaces "" with def and checks it is allowed.
@@ -227,6 +272,11 @@ func (c *Config) normalizeJobs(isSet func(string) bool, p *problems) {
 		{JobStaleObservers, "retention.observerDays", &c.Retention.ObserverDays, DefaultObserverDays, true, KeepForever, "keep observers forever"},
 		{JobPruneMetrics, "retention.metricsDays", &c.Retention.MetricsDays, DefaultMetricsDays, false, 0, ""},
 		{JobPrunePackets, "retention.packetDays", &c.Retention.PacketDays, DefaultPacketDays, true, 0, "keep packets forever"},
+		// CoreScope HEAD's keys. Their jobs map them onto jobs.<name>.days
+		// once they are in JobsConfig.List; until then the key is
+		// validated and normalised alone.
+		{"pruneClientReceptions", "retention.clientRxDays", &c.Retention.ClientRxDays, DefaultClientRxDays, true, 0, "keep client RX coverage rows forever"},
+		{"pruneNeighborEdges", "neighborEdgesMaxAgeDays", &c.NeighborEdgesMaxAgeDays, DefaultNeighborEdgesMaxAgeDays, false, 0, ""},
 	}
 	byName := map[string]*JobConfig{}
 	for _, j := range jobs.List() {
@@ -234,6 +284,10 @@ func (c *Config) normalizeJobs(isSet func(string) bool, p *problems) {
 	}
 	for _, r := range rules {
 		job := byName[r.job]
+		if job == nil {
+			*r.legacy, _ = r.days(p, r.legacyKey, *r.legacy)
+			continue
+		}
 		jobKey := "jobs." + r.job + ".days"
 		days, ok := r.days(p, r.legacyKey, *r.legacy)
 		daysKey := r.legacyKey

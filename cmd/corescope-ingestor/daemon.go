@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"os"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -73,6 +74,12 @@ func cmdDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	log := newLogger(cfg, stderr)
 	log.Info("starting", "version", version, "config", cf.path, "db", cfg.DBPath)
+	if limit, from := cfg.memoryLimit(os.LookupEnv); limit > 0 {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(limit))
+		log.Info("memory limit set", "bytes", limit, "from", from)
+	} else {
+		log.Info("memory limit from the environment", "from", from)
+	}
 
 	db, err := sqlite.Open(ctx, cfg.DBPath, sqlite.Options{Logger: log.With("component", "db")})
 	if err != nil {
@@ -158,20 +165,12 @@ func newDaemon(cfg *Config, db *sqlite.DB, log *slog.Logger) (*daemon, error) {
 	)
 	d.checkpoints = newCheckpointMetrics(d.reg, log.With("component", "db"))
 
-	keys, err := cfg.ChannelKeys()
+	opts, err := cfg.DecoderOptions(log)
 	if err != nil {
 		return nil, usageError{err}
 	}
-	ring := make([]meshcore.ChannelKey, len(keys))
-	for i, k := range keys {
-		ring[i] = meshcore.ChannelKey{Name: k.Name, Key: k.Key}
-	}
-	if len(ring) > 0 {
-		log.Info("channel keys loaded", "count", len(ring))
-	} else {
-		log.Info("no channel keys loaded; GRP_TXT packets will not be decrypted")
-	}
-	dec := meshcore.NewDecoder(meshcore.Options{Keys: meshcore.NewKeyring(ring), VerifySignatures: cfg.ValidateSignatures})
+	log.Info("decoder keys loaded", "channel_keys", opts.Keys.Len(), "regions", opts.Regions.Len())
+	dec := meshcore.NewDecoder(opts)
 
 	var geo *uplink.GeoFilter
 	if g := cfg.GeoFilter; g.Enabled() {
