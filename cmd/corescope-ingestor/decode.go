@@ -8,17 +8,24 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 
 	"github.com/corescope/etl/etl/meshcore"
 )
 
-const decodeUsage = `usage: corescope-ingestor decode [-key name=hex]... [-hashtag '#name']... [-verify=true] [HEX...]
+const decodeUsage = `usage: corescope-ingestor decode [-config PATH] [-key name=hex]... [-hashtag '#name']... [-verify=BOOL] [HEX...]
 
 Decodes MeshCore packets given as hex arguments, or one per line on stdin
 when there are none (blank lines are skipped; the rest of a line, minus its
 line ending, is the raw string as an observer would publish it). Prints one
 JSON object per packet. Exits non-zero if any packet fails to decode.
+
+It decodes as the daemon with the same config would store: the config's
+channel keys (rainbow file, hashChannels, channelKeys), the built-in Public
+key, its hashRegions (transport-scoped packets show "scopeName") and its
+validateSignatures. -key and -hashtag add keys, winning over the config's;
+-verify overrides validateSignatures.
 
 `
 
@@ -32,17 +39,13 @@ func cmdDecode(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fmt.Fprint(stderr, decodeUsage)
 		fs.PrintDefaults()
 	}
+	cf := newConfigFlag(fs)
 	var hashtags, keys []meshcore.ChannelKey
+	// -key values are parsed after fs.Parse: the flag package quotes a
+	// rejected value in its error, and this one holds a key.
+	var rawKeys []string
 	fs.Func("key", "channel key `name=hex` (32 hex characters); repeatable", func(s string) error {
-		name, h, ok := strings.Cut(s, "=")
-		if !ok || name == "" {
-			return errors.New("want name=hex")
-		}
-		k, err := meshcore.ParseKeyHex(h)
-		if err != nil {
-			return err
-		}
-		keys = append(keys, meshcore.ChannelKey{Name: name, Key: k})
+		rawKeys = append(rawKeys, s)
 		return nil
 	})
 	fs.Func("hashtag", "hashtag channel `#name` (key derived from the name); repeatable", func(s string) error {
@@ -53,18 +56,41 @@ func cmdDecode(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		hashtags = append(hashtags, meshcore.ChannelKey{Name: name, Key: k})
 		return nil
 	})
-	verify := fs.Bool("verify", true, "verify advert signatures")
+	verify := fs.Bool("verify", true, "verify advert signatures (default: the config's validateSignatures)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return usageError{fmt.Errorf("decode: %w", err)}
 	}
-	// Explicit keys override hashtag keys of the same name, as in the config.
-	dec := meshcore.NewDecoder(meshcore.Options{
-		Keys:             meshcore.NewKeyring(append(hashtags, keys...)),
-		VerifySignatures: *verify,
+	for _, s := range rawKeys {
+		name, h, ok := strings.Cut(s, "=")
+		if !ok || name == "" {
+			return usageError{errors.New("decode: -key: want name=hex")}
+		}
+		k, err := meshcore.ParseKeyHex(h)
+		if err != nil {
+			return usageError{fmt.Errorf("decode: -key %s: %w", name, err)} // never echoes the key
+		}
+		keys = append(keys, meshcore.ChannelKey{Name: name, Key: k})
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg, err := cf.load(log)
+	if err != nil {
+		return err
+	}
+	// Explicit keys override hashtag keys of the same name, as in the
+	// config, and both override the config's keys.
+	opts, err := cfg.DecoderOptions(log, append(hashtags, keys...)...)
+	if err != nil {
+		return usageError{err}
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "verify" {
+			opts.VerifySignatures = *verify
+		}
 	})
+	dec := meshcore.NewDecoder(opts)
 
 	out := bufio.NewWriter(stdout)
 	var total, failed int

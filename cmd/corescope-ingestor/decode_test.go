@@ -22,13 +22,14 @@ const (
 
 // decodeOutput is the part of a decode output line the tests look at.
 type decodeOutput struct {
-	Raw         string `json:"raw"`
-	Hash        string `json:"hash"`
-	Type        string `json:"type"`
-	Error       string `json:"error"`
-	ErrorKind   string `json:"errorKind"`
-	Channel     string `json:"channel"`
-	Status      string `json:"decryptionStatus"`
+	Raw         string  `json:"raw"`
+	Hash        string  `json:"hash"`
+	Type        string  `json:"type"`
+	Error       string  `json:"error"`
+	ErrorKind   string  `json:"errorKind"`
+	Channel     string  `json:"channel"`
+	Status      string  `json:"decryptionStatus"`
+	ScopeName   *string `json:"scopeName"`
 	DecodedJSON struct {
 		Text           string `json:"text"`
 		Sender         string `json:"sender"`
@@ -108,7 +109,9 @@ func TestDecodeCommandStdin(t *testing.T) {
 	if len(outs) != 3 {
 		t.Fatalf("%d output lines, want 3", len(outs))
 	}
-	if o := outs[0]; o.Raw != fixtureWardriving || o.Status != "no_key" || o.Type != "GRP_TXT" ||
+	// Only the built-in Public key is loaded (no config file here): it is
+	// tried and fails, as in the daemon.
+	if o := outs[0]; o.Raw != fixtureWardriving || o.Status != "decryption_failed" || o.Type != "GRP_TXT" ||
 		o.Columns.ChannelHash == nil || *o.Columns.ChannelHash != "enc_81" {
 		t.Errorf("line 1: %+v", o)
 	}
@@ -171,5 +174,83 @@ func TestDecodeCommandCanceled(t *testing.T) {
 	err := cmdDecode(ctx, []string{fixtureAdvert}, strings.NewReader(""), &stdout, &stderr)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err %v, want context.Canceled", err)
+	}
+}
+
+// A transport-flood GRP_TXT whose code1 (2AB5) is region #test's code for
+// its payload (head.md §2.5, TestBuildPacketDataScopeMatching).
+const scopedTest = "142AB500000068656C6C6F"
+
+// decode -config decodes as the daemon with that config stores: its
+// channel keys (names normalised), hashtag channels and region keys, plus
+// the built-in Public key; -key/-hashtag add to them.
+func TestDecodeCommandConfig(t *testing.T) {
+	cleanEnv(t)
+	path := writeConfig(t, "config.json", `{
+  "channelKeys": {"public": "8b3387e9c5cdea6ac9e5edbaa115cd72"},
+  "hashChannels": ["wardriving"],
+  "hashRegions": ["#belgium", "test"],
+  "validateSignatures": false
+}`)
+	outs, err := runDecode(t, "", "-config", path, fixturePublic, fixtureWardriving, scopedTest, fixtureAdvert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := outs[0]; o.Channel != "Public" || o.Columns.ChannelHash == nil || *o.Columns.ChannelHash != "Public" {
+		t.Errorf("public (configured as \"public\"): %+v", o)
+	}
+	if o := outs[1]; o.Channel != "#wardriving" || o.Status != "decrypted" {
+		t.Errorf("hashChannels: %+v", o)
+	}
+	if o := outs[2]; o.ScopeName == nil || *o.ScopeName != "#test" {
+		t.Errorf("scoped packet: scopeName %v, want #test: %+v", o.ScopeName, o)
+	}
+	if o := outs[3]; o.DecodedJSON.SignatureValid != nil {
+		t.Errorf("validateSignatures false in the config: %+v", o)
+	}
+
+	// -verify overrides the config; -hashtag adds to it.
+	outs, err = runDecode(t, "", "-config", path, "-verify", "-hashtag", "#other", fixtureAdvert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := outs[0]; o.DecodedJSON.SignatureValid == nil || !*o.DecodedJSON.SignatureValid {
+		t.Errorf("-verify: %+v", o)
+	}
+
+	// Without hashRegions a scoped packet has an unknown scope (""), and
+	// without any config the built-in Public key still decrypts.
+	outs, err = runDecode(t, "", scopedTest, fixturePublic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := outs[0]; o.ScopeName == nil || *o.ScopeName != "" {
+		t.Errorf("scoped packet without regions: scopeName %v", o.ScopeName)
+	}
+	if o := outs[1]; o.Channel != "Public" {
+		t.Errorf("built-in Public key: %+v", o)
+	}
+}
+
+func TestDecodeCommandConfigErrors(t *testing.T) {
+	cleanEnv(t)
+	var ue usageError
+	if _, err := runDecode(t, "", "-config", "/nonexistent/config.json", fixtureAdvert); !errors.As(err, &ue) {
+		t.Errorf("missing config: err %v, want a usage error", err)
+	}
+	// A bad key in the config is a usage error that names the key path and
+	// never echoes key material.
+	const secret = "zz3387e9c5cdea6ac9e5edbaa115cd72"
+	path := writeConfig(t, "config.json", `{"channelKeys": {"Mine": "`+secret+`"}}`)
+	_, err := runDecode(t, "", "-config", path, fixtureAdvert)
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "channelKeys.Mine") {
+		t.Fatalf("bad key: err %v, want a usage error naming channelKeys.Mine", err)
+	}
+	if strings.Contains(err.Error(), "zz") || strings.Contains(err.Error(), "3387") {
+		t.Errorf("error echoes the key: %v", err)
+	}
+	_, err = runDecode(t, "", "-key", "x="+secret, fixtureAdvert)
+	if err == nil || strings.Contains(err.Error(), "zz") || strings.Contains(err.Error(), "3387") {
+		t.Errorf("-key error echoes the key: %v", err)
 	}
 }
