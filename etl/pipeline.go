@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/corescope/etl/etl/spool"
 )
 
 // Pipeline defaults.
@@ -16,6 +18,16 @@ const (
 	DefaultQueueSize  = 200000                 // messages buffered between the sources and the writer
 	DefaultBatchSize  = 2000                   // records per transaction, at most
 	DefaultBatchDelay = 100 * time.Millisecond // longest a record waits for its commit while messages keep arriving
+	DefaultQueueBytes = 64 << 20               // bytes of queued messages (payload, topic and msgOverhead each)
+	// msgOverhead is what one queued message costs beyond its payload and
+	// topic (the Message, paho's message and the acknowledgement closure),
+	// in bytes, for the queue's byte bound.
+	msgOverhead = 256
+	// maxBatchBytes bounds the messages one batch holds (they are kept
+	// until the batch commits), in the same measure as QueueBytes.
+	maxBatchBytes = 8 << 20
+	// dropLogEvery rate-limits the log line about dropped messages.
+	dropLogEvery = 10 * time.Second
 	// maxRecordAttempts is how often one record that fails on its own is
 	// retried before it is counted as a write error and skipped.
 	maxRecordAttempts = 5
@@ -38,23 +50,50 @@ func (f TransformFunc) Transform(m *Message, out []Record) []Record { return f(m
 // PipelineConfig tunes a Pipeline. Zero values take the defaults.
 type PipelineConfig struct {
 	QueueSize  int           // messages; default DefaultQueueSize
+	QueueBytes int64         // bytes (payload, topic and msgOverhead per message); default DefaultQueueBytes
 	BatchSize  int           // records per transaction; default DefaultBatchSize
 	BatchDelay time.Duration // default DefaultBatchDelay
+	// Spool takes the messages that do not fit in the queue, and at the
+	// drain deadline those not committed. The caller opens and closes it.
+	// Nil: Enqueue blocks while the queue is full.
+	Spool *spool.Spool
+	// Admit screens a message on arrival, before it is queued, on the
+	// source's goroutine (it must be safe for concurrent use and must not
+	// block): false rejects it, and Admit counts it. The message is then
+	// acknowledged. Nil admits everything.
+	Admit      func(m *Message) bool
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer // nil: metrics are not registered
 }
 
-// Pipeline moves messages from the sources to the sink: a bounded queue that
-// the sources fill (blocking when it is full), a transform stage, and one
-// committer that applies batches to the sink, then acknowledges the batch's
-// messages. Messages are never dropped by the pipeline itself.
+// Pipeline moves messages from the sources to the sink: a queue bounded by
+// messages and bytes that the sources fill, an on-disk spool that takes
+// what does not fit (and, once the spool holds something, everything after
+// it, so that order is kept until it is replayed), a transform stage, and
+// one committer that applies batches to the sink, then acknowledges the
+// batch's messages. A message is dropped only when the spool is full (or
+// failing), and then counted with the reason.
 type Pipeline struct {
 	cfg   PipelineConfig
 	sink  Sink
 	tr    Transformer
 	log   *slog.Logger
 	queue chan Message
+	spool *spool.Spool
 	m     *pipelineMetrics
+
+	// mu serialises the producers: the queue's bounds and the switch to
+	// and from the spool are decided under it.
+	mu       sync.Mutex
+	spooling bool          // new messages go to the spool (it holds unread records); under mu
+	queued   atomic.Int64  // bytes in the queue
+	room     chan struct{} // signalled when the collector takes from the queue (Enqueue without a spool waits on it)
+	lastDrop atomic.Int64  // unix nanos of the last dropped message; 0 = none
+	dropLog  atomic.Int64  // unix nanos of the last drop log line
+	// leftSpool counts the spool's records that were read but not
+	// committed by the drain deadline (they are read again on the next
+	// start); set by Run before it returns.
+	leftSpool atomic.Int64
 
 	// Counters for the stats file and the health checks, since start.
 	stats Counters
@@ -78,9 +117,12 @@ type Counters struct {
 	NodeUpserts     atomic.Uint64
 	ObserverUpserts atomic.Uint64
 	MetricsRows     atomic.Uint64
-	Dropped         atomic.Uint64
+	Dropped         atomic.Uint64 // dropped_packets rows
 	WriteErrors     atomic.Uint64
 	Commits         atomic.Uint64
+	Committed       atomic.Uint64 // messages of committed batches
+	Spooled         atomic.Uint64 // messages written to the spool
+	Lost            atomic.Uint64 // messages dropped: spool full or failing
 }
 
 // NewPipeline returns a pipeline writing to sink through tr.
@@ -94,6 +136,9 @@ func NewPipeline(cfg PipelineConfig, sink Sink, tr Transformer) *Pipeline {
 	if cfg.BatchDelay <= 0 {
 		cfg.BatchDelay = DefaultBatchDelay
 	}
+	if cfg.QueueBytes <= 0 {
+		cfg.QueueBytes = DefaultQueueBytes
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -103,7 +148,11 @@ func NewPipeline(cfg PipelineConfig, sink Sink, tr Transformer) *Pipeline {
 		tr:    tr,
 		log:   cfg.Logger,
 		queue: make(chan Message, cfg.QueueSize),
+		spool: cfg.Spool,
+		room:  make(chan struct{}, 1),
 	}
+	// A spool left with records by an earlier run is replayed first.
+	p.spooling = p.spool != nil && p.spool.Stats().Unread > 0
 	p.m = newPipelineMetrics(p, cfg.Registerer)
 	return p
 }
@@ -140,23 +189,100 @@ func unixNanoTime(n int64) time.Time {
 	return time.Unix(0, n)
 }
 
-// Enqueue adds m to the queue. It blocks while the queue is full
-// (back-pressure to the broker; the sources measure the time blocked) and
+// QueueBytes returns the bytes of the messages in the queue.
+func (p *Pipeline) QueueBytes() int64 { return p.queued.Load() }
+
+// Spooling reports whether new messages go to the spool.
+func (p *Pipeline) Spooling() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.spooling
+}
+
+// LastDrop returns when a message was last dropped because the spool was
+// full or failing (zero if never).
+func (p *Pipeline) LastDrop() time.Time { return unixNanoTime(p.lastDrop.Load()) }
+
+// msgSize is what m counts against the queue's byte bound.
+func msgSize(m *Message) int64 { return int64(len(m.Payload)+len(m.Topic)) + msgOverhead }
+
+// Enqueue hands m to the pipeline. It never blocks when the pipeline has a
+// spool: m is screened by Admit, then queued if the queue has room in
+// messages and bytes and the spool holds nothing unread, else appended to
+// the spool (a QoS 1 message is then acknowledged once the spool is
+// fsynced), else, with the spool full, dropped and counted (a QoS 1
+// message is not acknowledged, so that the broker can deliver it again).
+// Without a spool it blocks while the queue is full (back-pressure) and
 // fails only when ctx is done. A message is always taken while the queue
 // has room, even when ctx is done: the sources keep delivering what the
 // broker sent until they disconnect, and the drain stores it.
 func (p *Pipeline) Enqueue(ctx context.Context, m Message) error {
-	select {
-	case p.queue <- m:
+	if p.cfg.Admit != nil && !p.cfg.Admit(&m) {
+		if m.Ack != nil {
+			m.Ack()
+		}
 		return nil
-	default:
 	}
-	select {
-	case p.queue <- m:
+	size := msgSize(&m)
+	for {
+		p.mu.Lock()
+		if !p.spooling && len(p.queue) < cap(p.queue) && (len(p.queue) == 0 || p.queued.Load()+size <= p.cfg.QueueBytes) {
+			// Only producers send, under mu: the send cannot block.
+			p.queued.Add(size)
+			p.queue <- m
+			p.mu.Unlock()
+			return nil
+		}
+		if p.spool != nil {
+			break
+		}
+		p.mu.Unlock()
+		select {
+		case <-p.room:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	// Everything after a spooled message is spooled too, until the spool
+	// is replayed, to keep the order.
+	if !p.spooling {
+		p.spooling = true
+		p.m.spooling.Set(1)
+		p.log.Warn("ingest queue full; spooling to disk", "queue", len(p.queue), "queue_bytes", p.queued.Load(), "dir", p.spool.Dir())
+	}
+	r := toSpool(&m)
+	err := p.spool.Append(&r, m.Ack)
+	p.mu.Unlock()
+	if err != nil {
+		p.drop(&m, err)
 		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
+	p.stats.Spooled.Add(1)
+	return nil
+}
+
+// drop counts a message the spool did not take.
+func (p *Pipeline) drop(m *Message, err error) {
+	reason := "spool_error"
+	if errors.Is(err, spool.ErrFull) {
+		reason = "spool_full"
+	}
+	p.m.dropped.WithLabelValues(reason).Inc()
+	p.stats.Lost.Add(1)
+	now := time.Now().UnixNano()
+	p.lastDrop.Store(now)
+	if last := p.dropLog.Load(); now-last >= int64(dropLogEvery) && p.dropLog.CompareAndSwap(last, now) {
+		p.log.Error("message dropped: the ingest queue and the spool are full", "reason", reason, "source", m.Source,
+			"qos", m.QoS, "dropped_total", p.stats.Lost.Load(), "err", err)
+	}
+}
+
+func toSpool(m *Message) spool.Record {
+	return spool.Record{Source: m.Source, Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retained, Received: m.Received}
+}
+
+func fromSpool(r *spool.Record) Message {
+	return Message{Source: r.Source, Topic: r.Topic, Payload: r.Payload, QoS: r.QoS, Retained: r.Retain, Received: r.Received}
 }
 
 // batch is the unit of one transaction.
@@ -165,8 +291,16 @@ type batch struct {
 	acks     []func()
 	received []time.Time // publish (or receipt) time per message, for the commit lag
 	msgs     int
+	bytes    int64     // msgSize of its messages
 	started  time.Time // when the first message was taken from the queue
 	head     time.Time // receipt of the first message
+	// mem holds the messages taken from the queue, in order, until the
+	// batch commits: at the drain deadline they are spooled.
+	mem []Message
+	// The spool's records in the batch: how many, and the position after
+	// the last one (committed to the spool with the batch).
+	spoolN   int
+	spoolEnd spool.Pos
 }
 
 func (b *batch) reset() {
@@ -175,7 +309,12 @@ func (b *batch) reset() {
 	clear(b.acks)
 	b.acks = b.acks[:0]
 	b.received = b.received[:0]
+	clear(b.mem)
+	b.mem = b.mem[:0]
 	b.msgs = 0
+	b.bytes = 0
+	b.spoolN = 0
+	b.spoolEnd = spool.Pos{}
 	b.started = time.Time{}
 	b.head = time.Time{}
 }
@@ -183,9 +322,12 @@ func (b *batch) reset() {
 // Run transforms and commits until ctx is done, then drains: every message
 // already in the queue is transformed, committed and acknowledged before Run
 // returns. The caller stops the sources first and cancels ctx after them, so
-// that the drain sees every message they delivered. drainCtx bounds the
-// drain: when it is done, Run returns at once (unacknowledged QoS 1 messages
-// are redelivered by the broker on the next start).
+// that the drain sees every message they delivered. The drain does not
+// replay the spool (what it holds is durable). drainCtx bounds the drain:
+// when it is done, the messages taken from the queue and not committed are
+// written to the spool, to be stored on the next start (without a spool,
+// unacknowledged QoS 1 messages are redelivered by the broker and QoS 0
+// ones are lost, counted in Lost), and Run returns.
 func (p *Pipeline) Run(ctx, drainCtx context.Context) error {
 	full := make(chan *batch)    // to the committer; unbuffered: a send succeeds only when it is idle
 	free := make(chan *batch, 2) // back from the committer
@@ -195,32 +337,130 @@ func (p *Pipeline) Run(ctx, drainCtx context.Context) error {
 			received: make([]time.Time, 0, p.cfg.BatchSize),
 		}
 	}
+	var failed []*batch // not committed by the drain deadline, in order
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		for b := range full {
 			p.committing.Store(b.head.UnixNano())
-			p.commit(drainCtx, b)
+			ok := p.commit(drainCtx, b)
 			p.committing.Store(0)
+			if !ok {
+				failed = append(failed, b)
+				continue
+			}
 			b.reset()
-			free <- b
+			free <- b // never blocks: there are two batches
 		}
 	}()
-	err := p.collect(ctx, drainCtx, full, free)
+	cur := p.collect(ctx, drainCtx, full, free)
 	close(full)
 	wg.Wait()
-	return err
+	p.collecting.Store(0)
+	if cur != nil && cur.msgs > 0 {
+		failed = append(failed, cur)
+	}
+	p.spoolLeftovers(failed)
+	return nil
 }
 
-// collect fills batches from the queue. A batch is handed to the committer
-// as soon as the queue runs dry, when it holds BatchSize records, or when its
-// first record has waited BatchDelay; while the committer is busy the current
-// batch keeps growing up to BatchSize.
-func (p *Pipeline) collect(ctx, drainCtx context.Context, full chan<- *batch, free <-chan *batch) error {
+// spoolLeftovers writes to the spool the messages of the batches that were
+// not committed by the drain deadline and those still queued.
+func (p *Pipeline) spoolLeftovers(failed []*batch) {
+	var mem []Message
+	fromSpool := 0
+	for _, b := range failed {
+		mem = append(mem, b.mem...)
+		fromSpool += b.spoolN
+	}
+	for len(p.queue) > 0 {
+		m := <-p.queue
+		p.queued.Add(-msgSize(&m))
+		mem = append(mem, m)
+	}
+	p.leftSpool.Store(int64(fromSpool))
+	if len(mem) == 0 {
+		return
+	}
+	if p.spool == nil {
+		qos0 := 0
+		for i := range mem {
+			if mem[i].Ack == nil {
+				qos0++
+			}
+		}
+		p.stats.Lost.Add(uint64(qos0))
+		p.log.Error("drain deadline: messages not committed; QoS 1 ones are redelivered by the broker, QoS 0 ones are lost",
+			"messages", len(mem), "lost", qos0)
+		return
+	}
+	recs := make([]spool.Record, len(mem))
+	for i := range mem {
+		recs[i] = toSpool(&mem[i])
+	}
+	// The queued messages are older than what the spool has not replayed
+	// yet, and newer than the spool's records already read.
+	var err error
+	if p.spool.Stats().Unread > 0 {
+		err = p.spool.Prepend(recs)
+	} else {
+		err = p.spool.AppendSegment(recs)
+	}
+	if err != nil {
+		p.stats.Lost.Add(uint64(len(mem)))
+		p.m.dropped.WithLabelValues("spool_error").Add(float64(len(mem)))
+		p.log.Error("drain deadline: messages not committed could not be spooled; QoS 1 ones are redelivered by the broker, QoS 0 ones are lost",
+			"messages", len(mem), "err", err)
+		return
+	}
+	p.stats.Spooled.Add(uint64(len(mem)))
+	for i := range mem {
+		if mem[i].Ack != nil {
+			mem[i].Ack() // dropped by paho if the connection is gone: the broker redelivers, idempotently
+		}
+	}
+	p.log.Warn("drain deadline: messages not committed were spooled; they are stored on the next start",
+		"messages", len(mem), "dir", p.spool.Dir())
+}
+
+// Summary counts what happened to the messages since start: committed,
+// left in the spool for the next start, and lost (dropped with the spool
+// full or failing). Meant for the final log line, after Run returned.
+type Summary struct {
+	Committed uint64
+	Spooled   uint64
+	Lost      uint64
+}
+
+// Summary returns the pipeline's summary.
+func (p *Pipeline) Summary() Summary {
+	sum := Summary{Committed: p.stats.Committed.Load(), Lost: p.stats.Lost.Load()}
+	if p.spool != nil {
+		st := p.spool.Stats()
+		sum.Spooled = uint64(st.Unread + p.leftSpool.Load())
+		sum.Lost += uint64(st.Lost)
+	}
+	return sum
+}
+
+// collect fills batches from the queue, then from the spool. A batch is
+// handed to the committer as soon as nothing more is available, when it is
+// full (BatchSize records or messages, or maxBatchBytes), or when its first
+// message has waited BatchDelay; while the committer is busy the current
+// batch keeps growing. It returns the batch it was filling when drainCtx
+// ended (nil if none).
+func (p *Pipeline) collect(ctx, drainCtx context.Context, full chan<- *batch, free <-chan *batch) *batch {
 	var b *batch
+	done := ctx.Done()
 	draining := false
-	var timer *time.Timer
+	var ready <-chan struct{}
+	if p.spool != nil {
+		ready = p.spool.Ready()
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
 	for {
 		if b == nil {
 			select {
@@ -229,93 +469,89 @@ func (p *Pipeline) collect(ctx, drainCtx context.Context, full chan<- *batch, fr
 				return nil
 			}
 		}
-		// Wait for the first message of the batch.
+		for !p.isFull(b) && p.poll(b, draining) {
+		}
+		var handover chan<- *batch
 		if b.msgs == 0 {
 			p.collecting.Store(0)
 			if draining {
-				select {
-				case m := <-p.queue:
-					p.add(b, &m)
-				default:
-					return nil // drained
-				}
-			} else {
-				select {
-				case m := <-p.queue:
-					p.add(b, &m)
-				case <-ctx.Done():
-					draining = true
-					continue
-				}
+				return nil // drained
 			}
-		}
-		// Take what is already queued, up to the batch size.
-		dry := false
-		for !p.isFull(b) && !dry {
-			select {
-			case m := <-p.queue:
-				p.add(b, &m)
-			default:
-				dry = true
-			}
-		}
-		if !dry || draining {
-			// Full, or draining: hand over (waits for the committer).
-			if !p.isFull(b) && draining && len(p.queue) > 0 {
-				continue
-			}
-			select {
-			case full <- b:
-				b = nil
-			case <-drainCtx.Done():
-				return nil
-			}
-			continue
-		}
-		// The queue ran dry: commit now if the committer is free, else keep
-		// collecting until it is, the batch is full, or the delay expires.
-		if timer == nil {
-			timer = time.NewTimer(p.cfg.BatchDelay)
 		} else {
-			timer.Reset(p.cfg.BatchDelay - time.Since(b.started))
-		}
-	wait:
-		for {
-			select {
-			case full <- b:
-				b = nil
-				break wait
-			case m := <-p.queue:
-				p.add(b, &m)
-				if p.isFull(b) {
-					break wait
-				}
-			case <-timer.C:
-				// Delay expired with the committer still busy: block on it.
+			if p.isFull(b) || draining || time.Since(b.started) >= p.cfg.BatchDelay {
 				select {
 				case full <- b:
 					b = nil
 				case <-drainCtx.Done():
-					return nil
+					return b
 				}
-				break wait
-			case <-ctx.Done():
-				draining = true
-				break wait
+				continue
 			}
+			// Commit now if the committer is free, else keep collecting
+			// until it is, the batch is full, or the delay expires.
+			handover = full
+			timer.Reset(p.cfg.BatchDelay - time.Since(b.started))
 		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
+		select {
+		case handover <- b:
+			b = nil
+		case m := <-p.queue:
+			p.takeQueued(b, &m)
+		case <-ready:
+		case <-timer.C:
+		case <-done:
+			draining, done, ready = true, nil, nil
 		}
+		timer.Stop()
 	}
 }
 
-// isFull reports whether b reached the batch size, in records or messages.
+// poll adds the next available message to b without waiting: from the
+// queue, else (unless draining) from the spool. Once the spool has nothing
+// unread, new messages go to the queue again.
+func (p *Pipeline) poll(b *batch, draining bool) bool {
+	select {
+	case m := <-p.queue:
+		p.takeQueued(b, &m)
+		return true
+	default:
+	}
+	if p.spool == nil || draining {
+		return false
+	}
+	if r, pos, ok := p.spool.Next(); ok {
+		m := fromSpool(&r)
+		p.add(b, &m)
+		b.spoolN++
+		b.spoolEnd = pos
+		return true
+	}
+	p.mu.Lock()
+	if p.spooling && p.spool.Stats().Unread == 0 {
+		// Appends happen under mu: nothing can slip in between.
+		p.spooling = false
+		p.m.spooling.Set(0)
+		p.log.Info("spool replayed; back to the in-memory queue")
+	}
+	p.mu.Unlock()
+	return false
+}
+
+// takeQueued adds m, taken from the queue, to b.
+func (p *Pipeline) takeQueued(b *batch, m *Message) {
+	p.queued.Add(-msgSize(m))
+	select {
+	case p.room <- struct{}{}:
+	default:
+	}
+	b.mem = append(b.mem, *m)
+	p.add(b, m)
+}
+
+// isFull reports whether b reached the batch size, in records or messages,
+// or maxBatchBytes.
 func (p *Pipeline) isFull(b *batch) bool {
-	return len(b.recs) >= p.cfg.BatchSize || b.msgs >= p.cfg.BatchSize
+	return len(b.recs) >= p.cfg.BatchSize || b.msgs >= p.cfg.BatchSize || b.bytes >= maxBatchBytes
 }
 
 // add transforms one message into b.
@@ -332,6 +568,7 @@ func (p *Pipeline) add(b *batch, m *Message) {
 	n := len(b.recs)
 	b.recs = p.transform(m, b.recs)
 	b.msgs++
+	b.bytes += msgSize(m)
 	// The lag starts at the publisher's timestamp when the transformer
 	// trusted it for the record (it is then earlier than the receipt),
 	// otherwise at the receipt.
@@ -370,9 +607,9 @@ func (p *Pipeline) transform(m *Message, out []Record) (res []Record) {
 // a record that fails on its own maxRecordAttempts times is counted as a
 // write error and skipped, so that one poisonous record cannot stop ingest.
 // If ctx ends (the drain deadline) before the batch is committed, its
-// messages are not acknowledged: the broker redelivers QoS 1 messages on the
-// next start, and the writes are idempotent.
-func (p *Pipeline) commit(ctx context.Context, b *batch) {
+// messages are not acknowledged and commit returns false (Run spools them;
+// the writes are idempotent should the broker redeliver them too).
+func (p *Pipeline) commit(ctx context.Context, b *batch) bool {
 	if len(b.recs) > 0 {
 		start := time.Now()
 		res, err := p.applyBatch(ctx, b.recs)
@@ -386,20 +623,25 @@ func (p *Pipeline) commit(ctx context.Context, b *batch) {
 		}
 		p.account(res)
 		if err != nil {
-			p.log.Warn("batch not committed before shutdown; its messages are not acknowledged", "messages", b.msgs, "err", err)
-			return
+			p.log.Warn("batch not committed before the drain deadline; its messages are not acknowledged", "messages", b.msgs, "err", err)
+			return false
 		}
 		p.m.batchRecords.Observe(float64(len(b.recs)))
 	}
 	now := time.Now()
 	p.lastCommit.Store(now.UnixNano())
 	p.stats.Commits.Add(1)
+	p.stats.Committed.Add(uint64(b.msgs))
+	if b.spoolN > 0 {
+		p.spool.Commit(b.spoolEnd, b.spoolN)
+	}
 	for _, t := range b.received {
 		p.m.lag.Observe(now.Sub(t).Seconds())
 	}
 	for _, ack := range b.acks {
 		ack()
 	}
+	return true
 }
 
 // applyBatch applies recs, retrying for as long as the store is
@@ -503,6 +745,8 @@ type pipelineMetrics struct {
 	dupes          *prometheus.CounterVec
 	writeErrors    prometheus.Counter
 	panics         prometheus.Counter
+	dropped        *prometheus.CounterVec
+	spooling       prometheus.Gauge
 }
 
 func newPipelineMetrics(p *Pipeline, reg prometheus.Registerer) *pipelineMetrics {
@@ -542,6 +786,20 @@ func newPipelineMetrics(p *Pipeline, reg prometheus.Registerer) *pipelineMetrics
 			Name: "corescope_ingest_transform_panics_total",
 			Help: "Messages whose transformation panicked (a bug; the message is not stored).",
 		}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "corescope_ingest_dropped_total",
+			Help: "Messages dropped before they were stored, by reason (spool_full: the queue and the spool were full; spool_error: the spool failed).",
+		}, []string{"reason"}),
+		spooling: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "corescope_ingest_spooling",
+			Help: "1 while new messages go to the on-disk spool instead of the in-memory queue.",
+		}),
+	}
+	for _, r := range []string{"spool_full", "spool_error"} {
+		m.dropped.WithLabelValues(r)
+	}
+	if p.spooling {
+		m.spooling.Set(1)
 	}
 	if reg == nil {
 		return m
@@ -554,6 +812,14 @@ func newPipelineMetrics(p *Pipeline, reg prometheus.Registerer) *pipelineMetrics
 		Name: "corescope_ingest_queue_capacity",
 		Help: "Capacity of the ingest queue in messages.",
 	}, func() float64 { return float64(p.QueueCap()) })
+	queueBytes := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "corescope_ingest_queue_bytes",
+		Help: "Bytes of the messages waiting in the ingest queue (payload, topic and a fixed per-message overhead).",
+	}, func() float64 { return float64(p.QueueBytes()) })
+	maxBytes := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "corescope_ingest_queue_max_bytes",
+		Help: "Bound of the ingest queue in bytes; beyond it messages go to the spool.",
+	}, func() float64 { return float64(p.cfg.QueueBytes) })
 	last := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "corescope_ingest_last_commit_timestamp_seconds",
 		Help: "Unix time of the last committed batch.",
@@ -561,6 +827,6 @@ func newPipelineMetrics(p *Pipeline, reg prometheus.Registerer) *pipelineMetrics
 		t := p.lastCommit.Load()
 		return float64(t) / 1e9
 	})
-	reg.MustRegister(m.batches, m.commitDuration, m.batchRecords, m.lag, m.written, m.dupes, m.writeErrors, m.panics, depth, capacity, last)
+	reg.MustRegister(m.batches, m.commitDuration, m.batchRecords, m.lag, m.written, m.dupes, m.writeErrors, m.panics, m.dropped, m.spooling, depth, capacity, queueBytes, maxBytes, last)
 	return m
 }

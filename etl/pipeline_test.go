@@ -28,7 +28,11 @@ func (s *recordingSink) Apply(ctx context.Context, recs []etl.Record) (etl.Apply
 		s.entered <- struct{}{}
 	}
 	if s.gate != nil {
-		<-s.gate
+		select {
+		case <-s.gate:
+		case <-ctx.Done():
+			return etl.ApplyResult{}, ctx.Err()
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -307,6 +307,7 @@ func (s *Spool) flush() {
 
 	s.mu.Lock()
 	s.flushing = false
+	s.space.Broadcast()
 	if err != nil {
 		s.bytes -= int64(len(buf))
 		s.unread -= n
@@ -532,8 +533,9 @@ func (s *Spool) Commit(pos Pos, n int) {
 		last := len(s.segs) == 1
 		switch {
 		case g.seq < pos.seq:
-		case g.seq == pos.seq && pos.off >= g.size && (g.sealed || (last && len(s.pending) == 0 && !s.flushing)):
-			s.sealLocked()
+		case g.seq == pos.seq && pos.off >= g.size && g.sealed:
+		case g.seq == pos.seq && pos.off >= g.size && last && len(s.pending) == 0 && !s.flushing:
+			s.sealLocked() // g is the active segment, fully committed
 		default:
 			return
 		}
@@ -551,8 +553,16 @@ func (s *Spool) Commit(pos Pos, n int) {
 
 // Prepend writes rs, fsynced, in a new segment read before every other
 // one. The pipeline uses it at shutdown for messages older than everything
-// in the spool. It is not safe concurrently with Next.
-func (s *Spool) Prepend(rs []Record) error {
+// the spool holds. MaxBytes is not enforced. It is not safe concurrently
+// with Next.
+func (s *Spool) Prepend(rs []Record) error { return s.writeSegment(rs, true) }
+
+// AppendSegment writes rs, fsynced, in a new segment after every other one,
+// like Append but synchronously and without enforcing MaxBytes: the
+// pipeline uses it at shutdown.
+func (s *Spool) AppendSegment(rs []Record) error { return s.writeSegment(rs, false) }
+
+func (s *Spool) writeSegment(rs []Record, front bool) error {
 	if len(rs) == 0 {
 		return nil
 	}
@@ -563,17 +573,22 @@ func (s *Spool) Prepend(rs []Record) error {
 			return err
 		}
 	}
+	if !front {
+		s.flushWait()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	seq := s.lastSeq + 1 // an empty spool: the same as an append
-	if len(s.segs) > 0 {
+	seq := s.lastSeq + 1
+	if front && len(s.segs) > 0 {
 		seq = s.segs[0].seq - 1
+	}
+	if !front {
+		s.sealLocked()
 	}
 	f, err := s.create(seq)
 	if err != nil {
-		return fmt.Errorf("prepend: %w", err)
+		return fmt.Errorf("write segment: %w", err)
 	}
-	s.lastSeq = max(s.lastSeq, seq)
 	_, err = f.Write(b)
 	if err == nil {
 		err = f.Sync()
@@ -583,17 +598,36 @@ func (s *Spool) Prepend(rs []Record) error {
 	}
 	if err != nil {
 		os.Remove(s.path(seq))
-		return fmt.Errorf("prepend: %w", err)
+		return fmt.Errorf("write segment: %w", err)
 	}
-	s.segs = slices.Insert(s.segs, 0, &segment{seq: seq, size: int64(len(b)), records: int64(len(rs)), sealed: true})
+	s.lastSeq = max(s.lastSeq, seq)
+	seg := &segment{seq: seq, size: int64(len(b)), records: int64(len(rs)), sealed: true}
+	if front {
+		s.segs = slices.Insert(s.segs, 0, seg)
+		if s.rf != nil || s.rseq > seq {
+			s.closeReader()
+			s.rseq = seq
+		}
+	} else {
+		s.segs = append(s.segs, seg)
+	}
 	s.bytes += int64(len(b))
 	s.unread += int64(len(rs))
 	s.m.appends.Add(float64(len(rs)))
-	if s.rf != nil || s.rseq > seq {
-		s.closeReader()
-		s.rseq = seq
-	}
 	return nil
+}
+
+// flushWait waits until what Append buffered is written (or failed).
+func (s *Spool) flushWait() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for (len(s.pending) > 0 || s.flushing) && s.err == nil && !s.closed {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+		s.space.Wait()
+	}
 }
 
 // Stats is a snapshot of the spool's size.
