@@ -323,8 +323,11 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 }
 
 // onMessage is paho's handler for every message. It runs on paho's router
-// goroutine and must only enqueue: it blocks only while the pipeline's
-// queue is full.
+// goroutine and must only enqueue: blocking it stops paho from reading the
+// connection (PINGRESP included), so the keepalive would close it and the
+// broker would discard what it held. The daemon's pipeline never blocks
+// here (what does not fit in its queue goes to its on-disk spool); a
+// pipeline without a spool blocks while its queue is full.
 func (s *Source) onMessage(_ paho.Client, msg paho.Message) {
 	now := time.Now()
 	s.lastMessage.Store(now.UnixNano())
@@ -337,6 +340,7 @@ func (s *Source) onMessage(_ paho.Client, msg paho.Message) {
 		Topic:    topic,
 		Payload:  msg.Payload(), // paho allocates each packet; safe to keep
 		Retained: msg.Retained(),
+		QoS:      msg.Qos(),
 		Received: now,
 	}
 	if msg.Qos() > 0 {
