@@ -23,6 +23,13 @@ func TestLoadConfigCoreScopeHEADExample(t *testing.T) {
 	if c.Retention.ClientRxDays != 30 || c.NeighborEdgesMaxAgeDays != DefaultNeighborEdgesMaxAgeDays {
 		t.Errorf("retention.clientRxDays = %d, neighborEdgesMaxAgeDays = %d", c.Retention.ClientRxDays, c.NeighborEdgesMaxAgeDays)
 	}
+	// They are the defaults of their jobs' days, like the other retention keys.
+	if j := c.Jobs.PruneClientReceptions; j.Days != 30 || !j.Enabled {
+		t.Errorf("pruneClientReceptions = %+v, want days 30 enabled", j)
+	}
+	if j := c.Jobs.PruneNeighborEdges; j.Days != DefaultNeighborEdgesMaxAgeDays || !j.Enabled {
+		t.Errorf("pruneNeighborEdges = %+v, want days 5 enabled", j)
+	}
 	if c.IngestBufferSize != 50000 || c.Ingest.QueueSize != 50000 {
 		t.Errorf("ingestBufferSize %d → ingest.queueSize %d, want 50000", c.IngestBufferSize, c.Ingest.QueueSize)
 	}
@@ -67,6 +74,12 @@ func TestLoadConfigHEADKeyErrors(t *testing.T) {
 		{"negative clientRxDays", `{"retention": {"clientRxDays": -2}}`, []string{`retention.clientRxDays: must be ≥ 0 (0 means keep client RX coverage rows forever)`}},
 		{"negative memory", `{"runtime": {"maxMemoryMB": -1}}`, []string{`runtime.maxMemoryMB: must be ≥ 0 MiB`}},
 		{"buffer and queue disagree", `{"ingestBufferSize": 10, "ingest": {"queueSize": 20}}`, []string{`ingestBufferSize: 10 disagrees with ingest.queueSize: 20`}},
+		{"neighbor age and job disagree", `{"neighborEdgesMaxAgeDays": 3, "jobs": {"pruneNeighborEdges": {"days": 4}}}`,
+			[]string{`jobs.pruneNeighborEdges.days: 4 disagrees with neighborEdgesMaxAgeDays: 3`}},
+		{"client RX days and job disagree", `{"retention": {"clientRxDays": 3}, "jobs": {"pruneClientReceptions": {"days": 4}}}`,
+			[]string{`jobs.pruneClientReceptions.days: 4 disagrees with retention.clientRxDays: 3`}},
+		{"client RX job enabled while kept forever", `{"retention": {"clientRxDays": 0}, "jobs": {"pruneClientReceptions": {"enabled": true}}}`,
+			[]string{`jobs.pruneClientReceptions.enabled: cannot be true while retention.clientRxDays is 0`}},
 		{"region not a string", `{"hashRegions": [{"a": 1}]}`, []string{`hashRegions[0]: want string`}},
 	}
 	for _, tt := range tests {
@@ -100,6 +113,9 @@ func TestLoadConfigHEADKeyValues(t *testing.T) {
 	}
 	if c.NeighborEdgesMaxAgeDays != DefaultNeighborEdgesMaxAgeDays || c.Retention.ClientRxDays != 0 || !c.ClientRxCoverage.Enabled {
 		t.Errorf("config = %+v", c)
+	}
+	if c.Jobs.PruneNeighborEdges.Days != DefaultNeighborEdgesMaxAgeDays || c.Jobs.PruneClientReceptions.Enabled {
+		t.Errorf("jobs = %+v", c.Jobs)
 	}
 	noEnv := func(string) (string, bool) { return "", false }
 	if b, from := c.memoryLimit(noEnv); b != 300<<20 || from != "runtime.maxMemoryMB" {

@@ -272,11 +272,9 @@ func (c *Config) normalizeJobs(isSet func(string) bool, p *problems) {
 		{JobStaleObservers, "retention.observerDays", &c.Retention.ObserverDays, DefaultObserverDays, true, KeepForever, "keep observers forever"},
 		{JobPruneMetrics, "retention.metricsDays", &c.Retention.MetricsDays, DefaultMetricsDays, false, 0, ""},
 		{JobPrunePackets, "retention.packetDays", &c.Retention.PacketDays, DefaultPacketDays, true, 0, "keep packets forever"},
-		// CoreScope HEAD's keys. Their jobs map them onto jobs.<name>.days
-		// once they are in JobsConfig.List; until then the key is
-		// validated and normalised alone.
-		{"pruneClientReceptions", "retention.clientRxDays", &c.Retention.ClientRxDays, DefaultClientRxDays, true, 0, "keep client RX coverage rows forever"},
-		{"pruneNeighborEdges", "neighborEdgesMaxAgeDays", &c.NeighborEdgesMaxAgeDays, DefaultNeighborEdgesMaxAgeDays, false, 0, ""},
+		// CoreScope HEAD's keys.
+		{JobPruneClientReceptions, "retention.clientRxDays", &c.Retention.ClientRxDays, DefaultClientRxDays, true, 0, "keep client RX coverage rows forever"},
+		{JobPruneNeighborEdges, "neighborEdgesMaxAgeDays", &c.NeighborEdgesMaxAgeDays, DefaultNeighborEdgesMaxAgeDays, false, 0, ""},
 	}
 	byName := map[string]*JobConfig{}
 	for _, j := range jobs.List() {
@@ -284,10 +282,6 @@ func (c *Config) normalizeJobs(isSet func(string) bool, p *problems) {
 	}
 	for _, r := range rules {
 		job := byName[r.job]
-		if job == nil {
-			*r.legacy, _ = r.days(p, r.legacyKey, *r.legacy)
-			continue
-		}
 		jobKey := "jobs." + r.job + ".days"
 		days, ok := r.days(p, r.legacyKey, *r.legacy)
 		daysKey := r.legacyKey
