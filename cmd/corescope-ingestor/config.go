@@ -559,6 +559,12 @@ const (
 	DefaultShutdownTimeout = 15 * time.Second
 	// DefaultMaxMessageBytes is the largest MQTT payload accepted, in bytes.
 	DefaultMaxMessageBytes = 65536
+	// DefaultQueueMaxBytes bounds the queue's memory (payload, topic and a
+	// fixed 256-byte overhead per message), in bytes: with the queue, the
+	// batches and the runtime, the default config stays under 200 MiB RSS.
+	DefaultQueueMaxBytes = 64 << 20
+	// DefaultSpoolMaxBytes bounds the on-disk spool, in bytes.
+	DefaultSpoolMaxBytes = 1 << 30
 )
 
 // IngestConfig tunes the streaming pipeline. Ours.
@@ -573,6 +579,14 @@ type IngestConfig struct {
 	ShutdownTimeout time.Duration `koanf:"shutdownTimeout"`
 	// MaxMessageBytes is the largest MQTT payload accepted, in bytes.
 	MaxMessageBytes int `koanf:"maxMessageBytes"`
+	// QueueMaxBytes bounds the queue by bytes as QueueSize does by
+	// messages; what does not fit goes to the spool.
+	QueueMaxBytes int64 `koanf:"queueMaxBytes"`
+	// SpoolDir is the on-disk spool's directory; "" = <dbPath>.spool.
+	SpoolDir string `koanf:"spoolDir"`
+	// SpoolMaxBytes bounds the spool on disk, in bytes; beyond it messages
+	// are dropped and counted.
+	SpoolMaxBytes int64 `koanf:"spoolMaxBytes"`
 }
 
 // defaultConfig returns the configuration used when a key is absent. Values
@@ -628,6 +642,8 @@ func defaultConfig() *Config {
 			BatchDelay:      DefaultBatchDelay,
 			ShutdownTimeout: DefaultShutdownTimeout,
 			MaxMessageBytes: DefaultMaxMessageBytes,
+			QueueMaxBytes:   DefaultQueueMaxBytes,
+			SpoolMaxBytes:   DefaultSpoolMaxBytes,
 		},
 	}
 }

@@ -492,6 +492,12 @@ func (in *IngestConfig) validate(p *problems) {
 	positive("ingest.queueSize", in.QueueSize)
 	positive("ingest.batchSize", in.BatchSize)
 	positive("ingest.maxMessageBytes", in.MaxMessageBytes)
+	if in.QueueMaxBytes <= 0 {
+		p.addf("ingest.queueMaxBytes", "must be > 0, got %d", in.QueueMaxBytes)
+	}
+	if in.SpoolMaxBytes <= 0 {
+		p.addf("ingest.spoolMaxBytes", "must be > 0, got %d", in.SpoolMaxBytes)
+	}
 	if in.BatchDelay <= 0 {
 		p.addf("ingest.batchDelay", "must be > 0, got %v", in.BatchDelay)
 	}
