@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"github.com/corescope/etl/etl"
 	"github.com/corescope/etl/etl/meshcore"
 	"github.com/corescope/etl/etl/mqtt"
+	"github.com/corescope/etl/etl/spool"
 	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/etl/statsfile"
 	"github.com/corescope/etl/etl/transform"
@@ -27,14 +27,16 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// readyGrace is how long /readyz stays green after start, while sources
-// connect. A variable so that tests can shorten it.
-var readyGrace = 30 * time.Second
-
 // Daemon tunables that are not worth a config key.
 const (
 	maxWriterBacklog = time.Minute      // /readyz turns red when the oldest uncommitted message is older
 	dbProbeInterval  = 15 * time.Second // how often the write path is probed when idle
+	// heartbeatKey is the etl_state row the idle write probe upserts: a
+	// real page write, so that a read-only, full or failing disk fails it.
+	heartbeatKey = "ingestor.heartbeat"
+	// dropRedFor is how long /readyz stays red after a message was dropped
+	// because the spool was full.
+	dropRedFor = time.Minute
 	summaryInterval  = 5 * time.Minute  // periodic one-line ingest summary
 )
 
@@ -97,20 +99,42 @@ func cmdDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		db.Close()
 		return err
 	}
-	d, err := newDaemon(cfg, db, log)
+	spoolDir := cfg.Ingest.SpoolDir
+	if spoolDir == "" {
+		spoolDir = cfg.DBPath + ".spool"
+	}
+	reg := prometheus.NewRegistry()
+	sp, err := spool.Open(spoolDir, spool.Options{
+		MaxBytes:   cfg.Ingest.SpoolMaxBytes,
+		Logger:     log.With("component", "spool"),
+		Registerer: reg,
+	})
 	if err != nil {
 		db.Close()
 		return err
 	}
+	d, err := newDaemon(cfg, db, sp, reg, log)
+	if err != nil {
+		sp.Close()
+		db.Close()
+		return err
+	}
 	runErr := d.run(ctx)
+	if err := sp.Close(); err != nil {
+		log.Error("close spool", "err", err)
+	}
 	if err := db.Close(); err != nil {
 		log.Error("close database", "err", err)
 		if runErr == nil {
 			runErr = fmt.Errorf("close database: %w", err)
 		}
 	}
+	sum := d.pipe.Summary()
 	if runErr == nil {
-		log.Info("stopped")
+		// Every message received is committed, in the spool for the next
+		// start, rejected and counted (corescope_ingest_rejects_total), or
+		// lost as counted here.
+		log.Info("stopped", "committed", sum.Committed, "spooled", sum.Spooled, "lost", sum.Lost)
 	}
 	return runErr
 }
@@ -155,8 +179,8 @@ func (h *dbHealth) get() (time.Time, error) {
 	return h.at, h.err
 }
 
-func newDaemon(cfg *Config, db *sqlite.DB, log *slog.Logger) (*daemon, error) {
-	d := &daemon{cfg: cfg, db: db, log: log, reg: prometheus.NewRegistry(), stall: map[string]time.Duration{}, started: time.Now()}
+func newDaemon(cfg *Config, db *sqlite.DB, sp *spool.Spool, reg *prometheus.Registry, log *slog.Logger) (*daemon, error) {
+	d := &daemon{cfg: cfg, db: db, log: log, reg: reg, stall: map[string]time.Duration{}, started: time.Now()}
 	d.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -204,8 +228,11 @@ func newDaemon(cfg *Config, db *sqlite.DB, log *slog.Logger) (*daemon, error) {
 	d.srcStats = newSourceStats(slices.Collect(maps.Keys(d.brokers)))
 	d.pipe = etl.NewPipeline(etl.PipelineConfig{
 		QueueSize:  cfg.Ingest.QueueSize,
+		QueueBytes: cfg.Ingest.QueueMaxBytes,
 		BatchSize:  cfg.Ingest.BatchSize,
 		BatchDelay: cfg.Ingest.BatchDelay,
+		Spool:      sp,
+		Admit:      d.tr.Admit,
 		Logger:     log.With("component", "ingest"),
 		Registerer: d.reg,
 	}, db, d.srcStats.transformer(d.tr))
@@ -291,7 +318,7 @@ func (d *daemon) ingest(ctx context.Context) error {
 		defer t.Stop()
 		select {
 		case <-t.C:
-			d.log.Warn("shutdown timeout: not every queued message was committed; unacknowledged QoS 1 messages will be redelivered")
+			d.log.Warn("shutdown timeout: not every queued message was committed; the rest goes to the spool")
 			stopDrain()
 		case <-drainCtx.Done():
 		}
@@ -319,15 +346,17 @@ func (d *daemon) ingest(ctx context.Context) error {
 	return nil
 }
 
-// probeDB checks that the database is writable with an empty write
-// transaction, whenever no batch has committed recently.
+// probeDB checks that the database is writable, at start and whenever no
+// batch has committed recently, by upserting a heartbeat row: a page is
+// written and committed, so a read-only, full or failing disk fails it (an
+// empty write transaction would not).
 func (d *daemon) probeDB(ctx context.Context) {
 	t := time.NewTicker(dbProbeInterval)
 	defer t.Stop()
 	for {
 		if time.Since(d.pipe.LastCommit()) > dbProbeInterval {
 			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err := d.db.WriteChunk(pctx, func(context.Context, *sql.Tx) error { return nil })
+			err := d.db.SetState(pctx, heartbeatKey, time.Now().UTC().Format(time.RFC3339Nano))
 			cancel()
 			if ctx.Err() != nil {
 				return
@@ -352,13 +381,21 @@ func (d *daemon) alive() error {
 	return nil
 }
 
-// readiness reports whether ingest is really flowing.
+// readiness reports whether ingest is really flowing. There is no startup
+// grace: the daemon is not ready until the database has proven writable
+// and a source has connected; a connected source gets stallAfter for its
+// first message.
 func (d *daemon) readiness() readiness {
 	var reasons []string
 	if at, err := d.dbHealth.get(); err != nil {
 		reasons = append(reasons, "database not writable: "+err.Error())
-	} else if !at.IsZero() && time.Since(at) > 4*dbProbeInterval {
+	} else if at.IsZero() {
+		reasons = append(reasons, "database not probed yet")
+	} else if time.Since(at) > 4*dbProbeInterval {
 		reasons = append(reasons, "database probe stale")
+	}
+	if t := d.pipe.LastDrop(); !t.IsZero() && time.Since(t) < dropRedFor {
+		reasons = append(reasons, fmt.Sprintf("messages dropped: the queue and the spool are full (%d since start)", d.pipe.Stats().Lost.Load()))
 	}
 	if d.pipe.Failing() {
 		reasons = append(reasons, "database unavailable: the writer is retrying a batch")
@@ -379,7 +416,8 @@ func (d *daemon) readiness() readiness {
 		if st.LastMessage.After(since) {
 			since = st.LastMessage
 		}
-		if !s.WatchdogAlive(now) {
+		// The watchdog starts after the first connection.
+		if st.Connects > 0 && (st.Connects > 1 || now.Sub(st.ConnectedSince) > time.Second) && !s.WatchdogAlive(now) {
 			reasons = append(reasons, fmt.Sprintf("source %s: stall watchdog not running", s.Name()))
 		}
 		switch {
@@ -393,10 +431,6 @@ func (d *daemon) readiness() readiness {
 	}
 	if len(d.sources) > 0 && flowing == 0 {
 		reasons = append(reasons, srcReasons...)
-	}
-	grace := time.Since(d.started) < readyGrace
-	if grace {
-		return readiness{Ready: true, Grace: true, Reasons: reasons}
 	}
 	return readiness{Ready: len(reasons) == 0, Reasons: reasons}
 }

@@ -75,13 +75,10 @@ func TestOpsBrokerRestart(t *testing.T) {
 	}
 }
 
-// TestOpsReadyz checks /readyz against the broker's state, with the startup
-// grace shortened to nothing, and /healthz throughout.
+// TestOpsReadyz checks /readyz against the broker's state, and /healthz
+// throughout.
 func TestOpsReadyz(t *testing.T) {
-	cleanEnv(t) // sequential: it changes readyGrace
-	saved := readyGrace
-	readyGrace = 0
-	t.Cleanup(func() { readyGrace = saved })
+	parallelDaemon(t)
 
 	b := mqtttest.StartBroker(t)
 	cfg := &testConfig{
