@@ -36,8 +36,8 @@ const (
 	heartbeatKey = "ingestor.heartbeat"
 	// dropRedFor is how long /readyz stays red after a message was dropped
 	// because the spool was full.
-	dropRedFor = time.Minute
-	summaryInterval  = 5 * time.Minute  // periodic one-line ingest summary
+	dropRedFor      = time.Minute
+	summaryInterval = 5 * time.Minute // periodic one-line ingest summary
 )
 
 // newLogger returns the daemon's logger for cfg.
