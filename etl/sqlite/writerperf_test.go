@@ -91,3 +91,15 @@ func TestQuantiles(t *testing.T) {
 		t.Errorf("quantiles(1.5 ms) = %v, want %v", got, want)
 	}
 }
+
+// BenchmarkWriterGate measures one measured acquire/release of the writer.
+func BenchmarkWriterGate(b *testing.B) {
+	db := &DB{gate: newWriterGate()}
+	ctx := WithComponent(context.Background(), "bench")
+	for b.Loop() {
+		if err := db.gate.acquire(ctx); err != nil {
+			b.Fatal(err)
+		}
+		db.gate.release()
+	}
+}
