@@ -27,10 +27,13 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
+// dbProbeInterval is how often the write path is probed when idle. A
+// variable so that tests can shorten it.
+var dbProbeInterval = 15 * time.Second
+
 // Daemon tunables that are not worth a config key.
 const (
-	maxWriterBacklog = time.Minute      // /readyz turns red when the oldest uncommitted message is older
-	dbProbeInterval  = 15 * time.Second // how often the write path is probed when idle
+	maxWriterBacklog = time.Minute // /readyz turns red when the oldest uncommitted message is older
 	// heartbeatKey is the etl_state row the idle write probe upserts: a
 	// real page write, so that a read-only, full or failing disk fails it.
 	heartbeatKey = "ingestor.heartbeat"
