@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"reflect"
 	"strings"
@@ -128,5 +129,50 @@ func TestLoadConfigHEADKeyValues(t *testing.T) {
 	def := mustLoad(t, writeConfig(t, "config.json", `{}`), nil)
 	if b, _ := def.memoryLimit(noEnv); b != DefaultMaxMemoryMB<<20 {
 		t.Errorf("default memory limit %d", b)
+	}
+}
+
+// Configured channel names are normalised ("public" is "Public"); within
+// one layer the canonical spelling wins a collision, with a warning; a
+// later layer overrides an earlier one; the built-in Public key is added
+// with the lowest priority (head.md §2.14).
+func TestDecoderOptionsChannelNames(t *testing.T) {
+	const (
+		k1 = "11111111111111111111111111111111"
+		k2 = "22222222222222222222222222222222"
+	)
+	c := mustLoad(t, writeConfig(t, "config.json", `{"channelKeys": {"public": "`+k1+`", "Public": "`+k2+`", "PUBLIC": "`+k1+`"}}`), nil)
+	keys, err := c.ChannelKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys[0].Name != "Public" || fmt.Sprintf("%x", keys[0].Key) != k2 {
+		t.Fatalf("keys = %v, want only Public = %s (the canonical spelling)", keys, k2)
+	}
+	var logs bytes.Buffer
+	opts, err := c.DecoderOptions(testLogger(&logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "channel key ignored") || !strings.Contains(logs.String(), "channel=public") {
+		t.Errorf("no warning for the dropped spelling:\n%s", logs.String())
+	}
+	// The configured Public replaces the built-in one.
+	if names := opts.Keys.Names(); !reflect.DeepEqual(names, []string{"Public"}) {
+		t.Errorf("keyring = %q", names)
+	}
+
+	// Without configured keys the built-in Public key is there; regions
+	// come from hashRegions.
+	c = mustLoad(t, writeConfig(t, "config.json", `{"hashChannels": ["#test"], "hashRegions": ["#eu", "belgium"]}`), nil)
+	opts, err = c.DecoderOptions(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names := opts.Keys.Names(); !reflect.DeepEqual(names, []string{"#test", "Public"}) {
+		t.Errorf("keyring = %q, want the configured key first, then the built-in Public", names)
+	}
+	if opts.Regions.Len() != 2 || !opts.VerifySignatures {
+		t.Errorf("regions %d, verify %v", opts.Regions.Len(), opts.VerifySignatures)
 	}
 }
