@@ -36,7 +36,8 @@ var errForcedReconnect = errors.New("forced reconnect")
 const closeLinger = 200 * time.Millisecond
 
 // bufferedConn is a broker connection with a read buffer, which the source
-// can break on purpose to make paho reconnect, and which closes gracefully.
+// can break on purpose to make the source reconnect, and which closes
+// gracefully.
 type bufferedConn struct {
 	net.Conn
 	r       *bufio.Reader
@@ -89,7 +90,7 @@ func (c *bufferedConn) Write(p []byte) (int, error) {
 }
 
 // force closes the connection so that paho reports errForcedReconnect and
-// reconnects.
+// the source reconnects.
 func (c *bufferedConn) force() {
 	c.forced.Store(true)
 	_ = c.Conn.Close()
