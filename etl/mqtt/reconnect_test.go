@@ -3,6 +3,7 @@ package mqtt
 import (
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/corescope/etl/etl/mqtt/mqtttest"
 )
@@ -59,10 +60,12 @@ func TestSourceFlappingBrokerReconnectsPromptly(t *testing.T) {
 			return h.src.State().ConnectFailures >= before.ConnectFailures+2
 		})
 		b.Start()
+		started := time.Now()
 		waitFor(t, "reconnected and resubscribed", func() bool {
 			st := h.src.State()
 			return st.Subscribed && st.Connects > before.Connects
 		})
+		t.Logf("outage %d: resubscribed %v after the broker was back", i+1, time.Since(started).Round(10*time.Millisecond))
 		publish(t, p, packetsTopic, 1, "flap"+string(rune('a'+i)), 1)
 		h.receive(1)
 	}
