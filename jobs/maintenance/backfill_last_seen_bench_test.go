@@ -21,7 +21,9 @@ import (
 //	CORESCOPE_BIG=1 go test ./jobs/maintenance -run '^$' -bench BackfillLastSeenBig -benchtime 1x -timeout 60m
 //
 // It reports rows per second, the chunk durations (writer wait included)
-// and the ingest batch latency.
+// and the ingest batch latency. Measured (2 vCPU, shared with other test
+// runs, default chunking): 2M rows in 21.7–31.2 s (64k–92k rows/s),
+// 471–597 chunks, p99 chunk 275–286 ms, ingest p50 11 ms, p99 167–209 ms.
 func BenchmarkBackfillLastSeenBig(b *testing.B) {
 	if os.Getenv("CORESCOPE_BIG") == "" {
 		b.Skip("set CORESCOPE_BIG=1 to build a 2M-transmission database and backfill it")
