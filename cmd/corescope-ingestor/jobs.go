@@ -363,7 +363,7 @@ func runJob(ctx context.Context, c *jobsClient, cfg *Config, name string, dryRun
 // scheduler built like the daemon's, so that the run is guarded, recorded
 // in job_runs and chained the same way.
 func runLocally(ctx context.Context, cfg *Config, name string, dryRun bool, c *jobsClient, dialErr error, stderr io.Writer) (jobs.Run, error) {
-	for _, sp := range maintenanceSpecs(&cfg.Jobs, nil) {
+	for _, sp := range jobSpecs(cfg, nil, nil) {
 		if sp.Name == name && !sp.Enabled { // as the daemon's POST refuses it
 			return jobs.Run{}, fmt.Errorf("jobs run %s: the job is disabled (jobs.%s.enabled: false); enable it in the config to run it", name, name)
 		}
@@ -456,6 +456,16 @@ func newJobsClient(cfg HTTPConfig) *jobsClient {
 	return c
 }
 
+// authorize adds the daemon's configured credentials to req.
+func (c *jobsClient) authorize(req *http.Request) {
+	switch {
+	case c.cfg.BearerToken != "":
+		req.Header.Set("Authorization", "Bearer "+c.cfg.BearerToken)
+	case c.cfg.Username != "":
+		req.SetBasicAuth(c.cfg.Username, c.cfg.Password)
+	}
+}
+
 // do sends a request and decodes a 2xx JSON answer into out. It returns
 // an error wrapping errNoDaemon when nothing listens (or http.listen is
 // empty), errConflict for 409, and the daemon's message otherwise.
@@ -467,12 +477,7 @@ func (c *jobsClient) do(ctx context.Context, method, path string, out any) error
 	if err != nil {
 		return err
 	}
-	switch {
-	case c.cfg.BearerToken != "":
-		req.Header.Set("Authorization", "Bearer "+c.cfg.BearerToken)
-	case c.cfg.Username != "":
-		req.SetBasicAuth(c.cfg.Username, c.cfg.Password)
-	}
+	c.authorize(req)
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if isNoListener(err) {
