@@ -5,7 +5,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -23,9 +25,31 @@ import (
 // fixtureDB is CoreScope's e2e fixture database.
 var fixtureDB = filepath.Join("..", "..", "testdata", "corescope-fixture.db")
 
+// receiptWindow is the span of wall-clock seconds in which the daemon
+// received a test's messages: every stored time must fall in it (head.md
+// §2.2), whatever the publisher's timestamp said.
+type receiptWindow struct{ lo, hi time.Time }
+
+func openReceiptWindow() receiptWindow {
+	return receiptWindow{lo: time.Now().UTC().Truncate(time.Second)}
+}
+
+// close ends the window; call it once the messages are stored.
+func (w *receiptWindow) close() { w.hi = time.Now().UTC() }
+
+// has reports whether s, RFC 3339, is a second within the window.
+func (w *receiptWindow) has(s string) bool {
+	t, err := time.Parse(time.RFC3339, s)
+	return err == nil && !t.Before(w.lo) && !t.After(w.hi)
+}
+
+func (w *receiptWindow) hasUnix(sec int64) bool { return sec >= w.lo.Unix() && sec <= w.hi.Unix() }
+
 // TestE2EPacketRows publishes real packets (a signed ADVERT, GRP_TXT with
 // and without a key, TRACE, TXT_MSG) and checks every stored column against
-// the decoder vectors and CoreScope's fixture database.
+// the decoder vectors and CoreScope's fixture database. The publisher's
+// zoned timestamps are an hour old: every stored time is still the receipt
+// time (head.md §2.2, #1370).
 func TestE2EPacketRows(t *testing.T) {
 	parallelDaemon(t)
 	vs := loadVectors(t)
@@ -41,6 +65,7 @@ func TestE2EPacketRows(t *testing.T) {
 	base := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
 	names := []string{"advert", "grpTxt", "chan", "trace", "txtMsg"}
 	when := func(i int) time.Time { return base.Add(time.Duration(i) * time.Second) }
+	rx := openReceiptWindow()
 	for i, name := range names {
 		// The topic's region is lowercase: the observer row stores it uppercased.
 		publish(t, pub, packetsTopic("sjc", obs), false, packetJSON(" Obs A ", vs[name].Raw, when(i)))
@@ -50,6 +75,7 @@ func TestE2EPacketRows(t *testing.T) {
 	eventually(t, 10*time.Second, "5 observations", func() bool {
 		return count(t, db, "SELECT count(*) FROM observations") == int64(len(names))
 	})
+	rx.close()
 	if n := count(t, db, "SELECT count(*) FROM transmissions"); n != int64(len(names)) {
 		t.Fatalf("transmissions = %d, want %d", n, len(names))
 	}
@@ -64,11 +90,10 @@ func TestE2EPacketRows(t *testing.T) {
 FROM observers WHERE id = ?`, obs).Scan(&rowid, &name, &iata, &packets, &lastPacket, &lastSeen, &firstSn); err != nil {
 		t.Fatalf("observer row: %v", err)
 	}
-	last := when(len(names) - 1).Format(time.RFC3339)
-	if name != "Obs A" || iata != "SJC" || packets != int64(len(names)) || lastPacket != last || lastSeen != last ||
-		firstSn != base.Format(time.RFC3339) {
-		t.Errorf("observer = %q %q packets %d last_packet_at %s last_seen %s first_seen %s; want \"Obs A\" \"SJC\" %d %s %s %s",
-			name, iata, packets, lastPacket, lastSeen, firstSn, len(names), last, last, base.Format(time.RFC3339))
+	if name != "Obs A" || iata != "SJC" || packets != int64(len(names)) || lastPacket != lastSeen || !rx.has(lastSeen) ||
+		!rx.has(firstSn) || firstSn > lastSeen {
+		t.Errorf("observer = %q %q packets %d last_packet_at %s last_seen %s first_seen %s; want \"Obs A\" \"SJC\" %d and receipt times in [%v, %v]",
+			name, iata, packets, lastPacket, lastSeen, firstSn, len(names), rx.lo, rx.hi)
 	}
 
 	fx := openDB(t, fixtureDB)
@@ -84,12 +109,12 @@ FROM observers WHERE id = ?`, obs).Scan(&rowid, &name, &iata, &packets, &lastPac
 				obsIdx                          sql.NullInt64
 				dir, path, obsRaw               string
 				snr, rssi, score                float64
-				obsTS                           int64
+				obsTS, txLastSeen               int64
 				wantChannelHash, wantFromPubkey = nullString(e.Columns.ChannelHash), nullString(e.Columns.FromPubkey)
 			)
 			if err := db.QueryRow(`SELECT id, raw_hex, hash, first_seen, route_type, payload_type, payload_version,
-decoded_json, channel_hash, from_pubkey FROM transmissions WHERE raw_hex = ?`, v.Raw).Scan(
-				&txID, &raw, &hash, &firstSeen, &route, &ptype, &pversion, &decoded, &channelHash, &fromPubkey); err != nil {
+decoded_json, channel_hash, from_pubkey, last_seen FROM transmissions WHERE raw_hex = ?`, v.Raw).Scan(
+				&txID, &raw, &hash, &firstSeen, &route, &ptype, &pversion, &decoded, &channelHash, &fromPubkey, &txLastSeen); err != nil {
 				t.Fatalf("transmission of vector %d: %v", v.VectorIndex, err)
 			}
 			if hash != e.ContentHash || route != e.Columns.RouteType || ptype != e.Columns.PayloadType ||
@@ -101,8 +126,8 @@ decoded_json, channel_hash, from_pubkey FROM transmissions WHERE raw_hex = ?`, v
 			if decoded != e.DecodedJSONText {
 				t.Errorf("decoded_json =\n%s\nwant\n%s", decoded, e.DecodedJSONText)
 			}
-			if firstSeen != when(i).Format(time.RFC3339) {
-				t.Errorf("first_seen = %s, want the publisher's timestamp %s", firstSeen, when(i).Format(time.RFC3339))
+			if !rx.has(firstSeen) {
+				t.Errorf("first_seen = %s, want the receipt time in [%v, %v], not the publisher's %s", firstSeen, rx.lo, rx.hi, when(i).Format(time.RFC3339))
 			}
 
 			// CoreScope's fixture row, where its stored values follow the rule.
@@ -133,9 +158,13 @@ FROM observations WHERE transmission_id = ?`, txID).Scan(&obsIdx, &dir, &snr, &r
 				t.Fatalf("observation: %v", err)
 			}
 			if !obsIdx.Valid || obsIdx.Int64 != rowid || dir != "rx" || snr != -5.5 || rssi != -90 || score != 1000 ||
-				path != e.PathJSON || obsTS != when(i).Unix() || obsRaw != v.Raw {
-				t.Errorf("observation = idx %v dir %q snr %v rssi %v score %v path %s ts %d raw %s\nwant idx %d dir rx snr -5.5 rssi -90 score 1000 path %s ts %d raw %s",
-					obsIdx, dir, snr, rssi, score, path, obsTS, obsRaw, rowid, e.PathJSON, when(i).Unix(), v.Raw)
+				path != e.PathJSON || !rx.hasUnix(obsTS) || obsRaw != v.Raw {
+				t.Errorf("observation = idx %v dir %q snr %v rssi %v score %v path %s ts %d raw %s\nwant idx %d dir rx snr -5.5 rssi -90 score 1000 path %s ts in [%d, %d] raw %s",
+					obsIdx, dir, snr, rssi, score, path, obsTS, obsRaw, rowid, e.PathJSON, rx.lo.Unix(), rx.hi.Unix(), v.Raw)
+			}
+			// head.md §2.7: a transmission's last_seen is its newest observation.
+			if txLastSeen != obsTS {
+				t.Errorf("transmissions.last_seen = %d, want the observation's %d", txLastSeen, obsTS)
 			}
 		})
 	}
@@ -151,12 +180,11 @@ FROM observations WHERE transmission_id = ?`, txID).Scan(&obsIdx, &dir, &snr, &r
 FROM nodes WHERE public_key = ?`, *adv.Expect.Columns.FromPubkey).Scan(&nName, &role, &lat, &lon, &nLast, &nFirst, &adverts, &foreign); err != nil {
 		t.Fatalf("node row: %v", err)
 	}
-	ts := base.Format(time.RFC3339)
 	if nName != adv.Expect.DecodedJSON.Name || role != adv.Expect.Advert.Role || lat != *adv.Expect.DecodedJSON.Lat ||
-		lon != *adv.Expect.DecodedJSON.Lon || nLast != ts || nFirst != ts || adverts != 1 || foreign != 0 {
-		t.Errorf("node = %q %q %v,%v last %s first %s adverts %d foreign %d; want %q %q %v,%v %s %s 1 0",
+		lon != *adv.Expect.DecodedJSON.Lon || !rx.has(nLast) || nFirst != nLast || adverts != 1 || foreign != 0 {
+		t.Errorf("node = %q %q %v,%v last %s first %s adverts %d foreign %d; want %q %q %v,%v receipt times in [%v, %v] 1 0",
 			nName, role, lat, lon, nLast, nFirst, adverts, foreign,
-			adv.Expect.DecodedJSON.Name, adv.Expect.Advert.Role, *adv.Expect.DecodedJSON.Lat, *adv.Expect.DecodedJSON.Lon, ts, ts)
+			adv.Expect.DecodedJSON.Name, adv.Expect.Advert.Role, *adv.Expect.DecodedJSON.Lat, *adv.Expect.DecodedJSON.Lon, rx.lo, rx.hi)
 	}
 	if n := count(t, db, "SELECT count(*) FROM nodes"); n != 1 {
 		t.Errorf("nodes = %d, want 1 (only the advert)", n)
@@ -210,17 +238,22 @@ func TestE2EOnePacketThreeObserversTwoSources(t *testing.T) {
 		}
 	}
 
+	rx := openReceiptWindow()
 	send()
 	eventually(t, 10*time.Second, "3 observations", func() bool { return rows()[1] == 3 })
+	rx.close()
 	if got := rows(); got != [3]int64{1, 3, 3} {
 		t.Fatalf("transmissions, observations, observers = %v, want [1 3 3]", got)
 	}
 	if n := count(t, db, `SELECT count(DISTINCT o.observer_idx) FROM observations o JOIN observers r ON r.rowid = o.observer_idx`); n != 3 {
 		t.Errorf("observations attributed to %d distinct observers, want 3", n)
 	}
-	if n := count(t, db, `SELECT count(*) FROM transmissions WHERE hash = ? AND first_seen = ?`,
-		meshcore.ContentHash(raw), ts.Format(time.RFC3339)); n != 1 {
-		t.Errorf("the transmission's hash or first_seen (the earliest copy) is wrong")
+	var firstSeen string
+	if err := db.QueryRow(`SELECT first_seen FROM transmissions WHERE hash = ?`, meshcore.ContentHash(raw)).Scan(&firstSeen); err != nil {
+		t.Fatalf("the transmission's hash: %v", err)
+	}
+	if !rx.has(firstSeen) || count(t, db, `SELECT count(*) FROM observations WHERE timestamp < unixepoch(?)`, firstSeen) != 0 {
+		t.Errorf("first_seen = %s, want the earliest copy's receipt time", firstSeen)
 	}
 
 	send()
@@ -257,12 +290,14 @@ func TestE2EStatus(t *testing.T) {
 	a := observerKey("Obs A")
 	tsPacket := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
 	tsStatus := time.Now().UTC().Add(-30 * time.Minute).Truncate(time.Second)
+	rx := openReceiptWindow()
 	publish(t, pub, packetsTopic("SJC", a), false, packetJSON("Obs A", uniquePacket(1), tsPacket))
 	publish(t, pub, packetsTopic("SJC", a), false, packetJSON("Obs A", uniquePacket(2), tsPacket.Add(time.Second)))
 	publish(t, pub, statusTopic("sjc", a), false, statusJSON("Obs A", tsStatus, "Heltec V3"))
 	eventually(t, 10*time.Second, "the metrics sample", func() bool {
 		return count(t, db, "SELECT count(*) FROM observer_metrics") == 1
 	})
+	rx.close()
 	if n := count(t, db, "SELECT count(*) FROM observations"); n != 2 {
 		t.Fatalf("observations = %d, want 2", n)
 	}
@@ -284,15 +319,20 @@ packet_count, noise_floor FROM observers WHERE id = ?`, id).Scan(&o.Name, &o.IAT
 	}
 	want := observer{
 		Name: "Obs A", IATA: "SJC", Model: "Heltec V3", Firmware: "1.12.0-test", ClientVersion: "meshcoretomqtt/1.0.8.0",
-		Radio: "910.5250244,62.5,7,5", LastSeen: tsStatus.Format(time.RFC3339),
+		Radio:     "910.5250244,62.5,7,5",
 		BatteryMV: 4209, UptimeSecs: 75821, PacketCount: 2, NoiseFloor: -109,
 	}
-	if got := get(a); got != want {
+	got := get(a)
+	if !rx.has(got.LastSeen) {
+		t.Errorf("observer last_seen = %s, want the receipt time in [%v, %v], not the status's %s", got.LastSeen, rx.lo, rx.hi, tsStatus.Format(time.RFC3339))
+	}
+	want.LastSeen = got.LastSeen
+	if got != want {
 		t.Errorf("observer after status:\n got %+v\nwant %+v", got, want)
 	}
 
-	// The sample's bucket: the status time rounded to the nearest 300 s.
-	bucket := time.Unix((tsStatus.Unix()+150)/300*300, 0).UTC().Format(time.RFC3339)
+	// The sample's bucket: the receipt time rounded to the nearest 300 s.
+	round := func(t time.Time) string { return time.Unix((t.Unix()+150)/300*300, 0).UTC().Format(time.RFC3339) }
 	var (
 		mTS                                  string
 		noise                                float64
@@ -305,10 +345,10 @@ packet_count, noise_floor FROM observers WHERE id = ?`, id).Scan(&o.Name, &o.IAT
 packets_sent, packets_recv FROM observer_metrics`).Scan(&mObserver, &mTS, &noise, &txAir, &rxAir, &recvErr, &battery, &sent, &recv); err != nil {
 		t.Fatal(err)
 	}
-	if mObserver != a || mTS != bucket || noise != -109 || txAir != wantTx || rxAir != wantRx || recvErr != wantErr ||
+	if mObserver != a || (mTS != round(rx.lo) && mTS != round(rx.hi)) || noise != -109 || txAir != wantTx || rxAir != wantRx || recvErr != wantErr ||
 		battery != wantBattery || sent.Valid || recv.Valid {
-		t.Errorf("observer_metrics = %s %s noise %v tx %d rx %d errors %d battery %d sent %v recv %v; want bucket %s",
-			mObserver[:8], mTS, noise, txAir, rxAir, recvErr, battery, sent, recv, bucket)
+		t.Errorf("observer_metrics = %s %s noise %v tx %d rx %d errors %d battery %d sent %v recv %v; want bucket %s or %s",
+			mObserver[:8], mTS, noise, txAir, rxAir, recvErr, battery, sent, recv, round(rx.lo), round(rx.hi))
 	}
 
 	// Retained statuses, replayed by the broker when the daemon subscribes
@@ -330,8 +370,8 @@ packets_sent, packets_recv FROM observer_metrics`).Scan(&mObserver, &mTS, &noise
 		t.Errorf("known observer after a retained status (last_seen must not move):\n got %+v\nwant %+v", got, want)
 	}
 	n := get(newObs)
-	if n.Model != "RAK 4631" || n.PacketCount != 0 || n.LastSeen != tsRetained.Format(time.RFC3339) {
-		t.Errorf("new observer from a retained status = %+v; want model RAK 4631, packet_count 0, last_seen %s",
+	if n.Model != "RAK 4631" || n.PacketCount != 0 || n.LastSeen <= tsRetained.Format(time.RFC3339) {
+		t.Errorf("new observer from a retained status = %+v; want model RAK 4631, packet_count 0, last_seen the receipt time, not %s",
 			n, tsRetained.Format(time.RFC3339))
 	}
 	if n := count(t, db, "SELECT count(*) FROM observer_metrics"); n != 1 {
@@ -366,9 +406,15 @@ func TestE2EMalformedInput(t *testing.T) {
 	pkt := func(raw string) []byte { return packetJSON("Obs M", raw, ts) }
 
 	type drop struct{ hash, raw, reason, pubkey, name string }
+	// An undecodable packet is keyed by a digest of its whole raw string,
+	// so distinct ones never collapse into one row (issue #14 item 10).
+	digest := func(raw string) string {
+		sum := sha256.Sum256([]byte(raw))
+		return hex.EncodeToString(sum[:8])
+	}
 	wantDrops := []drop{
-		{"ZZZZ", "ZZZZ", "decode error: invalid_hex", "", ""},
-		{"FF", "FF", "decode error: too_short", "", ""},
+		{digest("ZZZZ"), "ZZZZ", "decode error: invalid_hex", "", ""},
+		{digest("FF"), "FF", "decode error: too_short", "", ""},
 		{vs["invalidAdvert"].Expect.ContentHash, vs["invalidAdvert"].Raw, "invalid advert: " + vs["invalidAdvert"].Expect.Advert.Reason,
 			*vs["invalidAdvert"].Expect.Columns.FromPubkey, vs["invalidAdvert"].Expect.DecodedJSON.Name},
 		{vs["badSignature"].Expect.ContentHash, vs["badSignature"].Raw, "invalid signature",

@@ -18,6 +18,25 @@ var _ etl.Sink = (*DB)(nil)
 // has not brought up to date.
 var ErrNotMigrated = errors.New("database is not migrated")
 
+// sqlNow is SQLite's current time in the format of the *_seen columns.
+const sqlNow = `strftime('%Y-%m-%dT%H:%M:%SZ', 'now')`
+
+// clampLastSeen is the upsert of a last_seen column in head.md §2.2's
+// clamp form (see below).
+const clampLastSeen = `CASE WHEN last_seen IS NULL OR last_seen <= excluded.last_seen THEN excluded.last_seen
+                     ELSE MAX(MIN(last_seen, ` + sqlNow + `), excluded.last_seen) END`
+
+// observerPacketSet is the conflict clause of the packet-path observer
+// upserts.
+const observerPacketSet = `
+    name = COALESCE(excluded.name, name),
+    iata = COALESCE(excluded.iata, iata),
+    last_seen = ` + clampLastSeen + `,
+    last_packet_at = CASE WHEN last_packet_at IS NULL OR last_packet_at <= excluded.last_packet_at THEN excluded.last_packet_at
+                          ELSE MAX(MIN(last_packet_at, ` + sqlNow + `), excluded.last_packet_at) END,
+    packet_count = COALESCE(packet_count, 0) + excluded.packet_count,
+    inactive = 0`
+
 // The ingest statements, prepared once on the write connection.
 const (
 	// A new transmission's last_seen is its first copy's epoch second
@@ -28,40 +47,46 @@ const (
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT(hash) DO NOTHING`
 
-	sqlTxGet = `SELECT id, first_seen, last_seen FROM transmissions WHERE hash = ?`
+	// The existing transmission of a copy, and what the copy changes in it,
+	// as bit flags: 1 = the copy is earlier than first_seen (spec §9 #3: it
+	// lowers first_seen), 2 = it is later than last_seen (head.md §2.7).
+	// Flags rather than the two times: the driver allocates per column
+	// and per text value read.
+	sqlTxGet = `SELECT id, COALESCE(first_seen > ?, 0) + 2 * (last_seen < ?) FROM transmissions WHERE hash = ?`
 
-	// spec §9 #3: a copy with an earlier time lowers first_seen.
 	sqlTxLower = `UPDATE transmissions SET first_seen = ? WHERE id = ?`
 
 	// head.md §2.7: after an observation write, last_seen rises to its
 	// epoch second; it never decreases.
 	sqlTxLastSeen = `UPDATE transmissions SET last_seen = ?2 WHERE id = ?1 AND last_seen < ?2`
 
-	// Times in the observer and node upserts use head.md §2.2's clamp form
-	// MAX(MIN(COALESCE(stored, ''), now), t): monotone for stored times up
-	// to now (a late, older record never moves them back), while a stored
-	// time in the future (a clock that was wrong) is pulled down to now.
+	// Times in the observer and node upserts follow head.md §2.2's clamp
+	// form MAX(MIN(COALESCE(stored, ''), now), t): monotone for stored
+	// times up to now (a late, older record never moves them back), while
+	// a stored time in the future (a clock that was wrong) is pulled down
+	// to now. Written as a CASE, now (SQLite's clock, the statement's
+	// time) is only computed when the stored time is the later one, and
+	// costs no bound parameter.
 
 	// The packet-path observer upsert (spec §2.7a with §9 #4, #9): "" is
 	// bound as NULL so it never blanks a stored name; a packet reactivates
-	// a soft-deleted observer. ?6 is the observer's naive-clock skew in
-	// seconds (NULL: none), recorded per head.md §2.3 with its 24 h rolling
-	// count (?8 = t − 24 h, compared as text); ?7 is now.
-	sqlObserverPacket = `INSERT INTO observers (id, name, iata, last_seen, first_seen, packet_count, last_packet_at,
+	// a soft-deleted observer.
+	sqlObserverPacket = `INSERT INTO observers (id, name, iata, last_seen, first_seen, packet_count, last_packet_at)
+VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?4)
+ON CONFLICT(id) DO UPDATE SET ` + observerPacketSet
+
+	// The same for a packet whose observer's naive clock is skewed: ?6 is
+	// the skew in seconds, recorded per head.md §2.3 with its 24 h rolling
+	// count (?7 = t − 24 h, compared as text). A separate statement, since
+	// with the driver every bound parameter costs an allocation per row.
+	sqlObserverPacketSkew = `INSERT INTO observers (id, name, iata, last_seen, first_seen, packet_count, last_packet_at,
     clock_skew_seconds, clock_skew_count_24h, clock_last_naive_at)
-VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?4, ?6, CASE WHEN ?6 IS NULL THEN 0 ELSE 1 END, CASE WHEN ?6 IS NULL THEN NULL ELSE ?4 END)
-ON CONFLICT(id) DO UPDATE SET
-    name = COALESCE(excluded.name, name),
-    iata = COALESCE(excluded.iata, iata),
-    last_seen = MAX(MIN(COALESCE(last_seen, ''), ?7), excluded.last_seen),
-    last_packet_at = MAX(MIN(COALESCE(last_packet_at, ''), ?7), excluded.last_packet_at),
-    packet_count = COALESCE(packet_count, 0) + excluded.packet_count,
-    inactive = 0,
-    clock_skew_seconds = COALESCE(?6, clock_skew_seconds),
-    clock_skew_count_24h = CASE WHEN ?6 IS NULL THEN clock_skew_count_24h
-                                WHEN clock_last_naive_at IS NULL OR clock_last_naive_at < ?8 THEN 1
+VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?4, ?6, 1, ?4)
+ON CONFLICT(id) DO UPDATE SET ` + observerPacketSet + `,
+    clock_skew_seconds = excluded.clock_skew_seconds,
+    clock_skew_count_24h = CASE WHEN clock_last_naive_at IS NULL OR clock_last_naive_at < ?7 THEN 1
                                 ELSE COALESCE(clock_skew_count_24h, 0) + 1 END,
-    clock_last_naive_at = COALESCE(excluded.clock_last_naive_at, clock_last_naive_at)`
+    clock_last_naive_at = excluded.clock_last_naive_at`
 
 	// The clock skew of a dropped packet's observer (head.md §2.3), which
 	// no packet upsert records. An observer first seen this way gets its
@@ -81,7 +106,7 @@ ON CONFLICT(id) DO UPDATE SET
 	// retained replay (?12 = 1) fills metadata but leaves last_seen and
 	// inactive alone. ?13 is the "repeat" flag, 1/0/NULL (head.md §2.4):
 	// NULL keeps can_relay (1 on insert), and can_relay_seen, once 1,
-	// stays 1. ?14 is now.
+	// stays 1.
 	sqlObserverStatus = `INSERT INTO observers
     (id, name, iata, last_seen, first_seen, packet_count, model, firmware, client_version, radio, battery_mv, uptime_secs, noise_floor,
      can_relay, can_relay_seen)
@@ -98,7 +123,7 @@ ON CONFLICT(id) DO UPDATE SET
     noise_floor = COALESCE(excluded.noise_floor, noise_floor),
     can_relay = COALESCE(?13, can_relay),
     can_relay_seen = CASE WHEN ?13 IS NULL THEN can_relay_seen ELSE 1 END,
-    last_seen = CASE WHEN ?12 THEN last_seen ELSE MAX(MIN(COALESCE(last_seen, ''), ?14), excluded.last_seen) END,
+    last_seen = CASE WHEN ?12 THEN last_seen ELSE ` + clampLastSeen + ` END,
     inactive = CASE WHEN ?12 THEN inactive ELSE 0 END`
 
 	sqlObserverRowid = `SELECT rowid FROM observers WHERE id = ?`
@@ -142,7 +167,7 @@ ON CONFLICT(public_key) DO NOTHING`
 	// (foreign_advert follows the latest located advert, not sticky).
 	// ?7 is 1 when the advert's transmission is new, else 0. ?11 is the
 	// region of a matched transport advert (head.md §2.6; NULL keeps the
-	// stored one: default_scope is never cleared); ?12 is now.
+	// stored one: default_scope is never cleared).
 	sqlNodeUpsert = `INSERT INTO nodes
     (public_key, name, role, lat, lon, last_seen, first_seen, advert_count, battery_mv, temperature_c, foreign_advert, default_scope)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10, ?11)
@@ -152,7 +177,7 @@ ON CONFLICT(public_key) DO UPDATE SET
     lat = COALESCE(excluded.lat, lat),
     lon = COALESCE(excluded.lon, lon),
     default_scope = COALESCE(excluded.default_scope, default_scope),
-    last_seen = MAX(MIN(COALESCE(last_seen, ''), ?12), excluded.last_seen),
+    last_seen = ` + clampLastSeen + `,
     first_seen = CASE WHEN first_seen IS NULL OR excluded.first_seen < first_seen THEN excluded.first_seen ELSE first_seen END,
     advert_count = COALESCE(advert_count, 0) + excluded.advert_count,
     battery_mv = COALESCE(excluded.battery_mv, battery_mv),
@@ -176,7 +201,7 @@ WHERE NOT EXISTS (SELECT 1 FROM dropped_packets WHERE observer_id IS ?4 AND hash
 type applyStmts struct {
 	txInsert, txGet, txLower, txLastSeen          *sql.Stmt
 	observerPacket, observerStatus, observerRowid *sql.Stmt
-	observerSkew                                  *sql.Stmt
+	observerPacketSkew, observerSkew              *sql.Stmt
 	obsInsert, obsMerge, obsFindNull, obsMergeID  *sql.Stmt
 	nodeLeaveInactive, nodeRestore, nodeUpsert    *sql.Stmt
 	metricsReplace, droppedInsert                 *sql.Stmt
@@ -191,7 +216,7 @@ func prepareApplyStmts(ctx context.Context, db *sql.DB) (*applyStmts, error) {
 	}{
 		{&s.txInsert, sqlTxInsert}, {&s.txGet, sqlTxGet}, {&s.txLower, sqlTxLower}, {&s.txLastSeen, sqlTxLastSeen},
 		{&s.observerPacket, sqlObserverPacket}, {&s.observerStatus, sqlObserverStatus}, {&s.observerRowid, sqlObserverRowid},
-		{&s.observerSkew, sqlObserverSkew},
+		{&s.observerPacketSkew, sqlObserverPacketSkew}, {&s.observerSkew, sqlObserverSkew},
 		{&s.obsInsert, sqlObsInsert}, {&s.obsMerge, sqlObsMerge}, {&s.obsFindNull, sqlObsFindNull}, {&s.obsMergeID, sqlObsMergeID},
 		{&s.nodeLeaveInactive, sqlNodeLeaveInactive}, {&s.nodeRestore, sqlNodeRestore}, {&s.nodeUpsert, sqlNodeUpsert},
 		{&s.metricsReplace, sqlMetricsReplace}, {&s.droppedInsert, sqlDroppedInsert},
@@ -289,8 +314,7 @@ func (db *DB) applyLocked(ctx context.Context, recs []etl.Record) (res etl.Apply
 			tx.Rollback()
 		}
 	}()
-	now := time.Now()
-	b := batch{db: db, ctx: ctx, tx: tx, now: now, nowText: now.UTC().Format(time.RFC3339)}
+	b := batch{db: db, ctx: ctx, tx: tx, now: time.Now()}
 	for i := range recs {
 		r := &recs[i]
 		switch r.Kind {
@@ -320,9 +344,7 @@ type batch struct {
 	ctx context.Context
 	tx  *sql.Tx
 	now time.Time // stands in for a record without a Time
-	// nowText is now as RFC 3339: the clamp for stored times (head.md §2.2).
-	nowText string
-	res     etl.ApplyResult
+	res etl.ApplyResult
 
 	st [slotCount]*sql.Stmt
 }
@@ -362,6 +384,7 @@ const (
 	slotDroppedInsert
 	slotTxLastSeen
 	slotObserverSkew
+	slotObserverPacketSkew
 	slotCount
 )
 
@@ -388,7 +411,7 @@ func (b *batch) packet(r *etl.Record) error {
 	}
 
 	// Transmission: one insert-or-get (spec §9 #3).
-	txID, isNew, lastSeen, err := b.transmission(p, ts, t.Unix())
+	txID, isNew, later, err := b.transmission(p, ts, t.Unix())
 	if err != nil {
 		return err
 	}
@@ -440,11 +463,11 @@ func (b *batch) packet(r *etl.Record) error {
 	}
 
 	// head.md §2.7: the observation just written raises last_seen. The
-	// stored value is known from the insert-or-get, so a copy no newer
-	// than it (the usual case: a new transmission, or copies heard in the
-	// same second) costs no statement.
-	if epoch := t.Unix(); epoch > lastSeen {
-		if _, err := b.stmt(slotTxLastSeen, st.txLastSeen).ExecContext(b.ctx, txID, epoch); err != nil {
+	// insert-or-get told whether it is later than the stored value, so a
+	// copy that is not (the usual case: a new transmission, or copies heard
+	// in the same second) costs no statement.
+	if later {
+		if _, err := b.stmt(slotTxLastSeen, st.txLastSeen).ExecContext(b.ctx, txID, t.Unix()); err != nil {
 			return fmt.Errorf("update transmission last_seen: %w", err)
 		}
 	}
@@ -461,13 +484,16 @@ func (b *batch) packet(r *etl.Record) error {
 // from the cache when the row is known to exist.
 func (b *batch) observerForPacket(r *etl.Record, ts string) (int64, error) {
 	st := b.db.stmts
-	var skew, cutoff any // NULL unless the observer's clock is skewed
-	if r.Observer.ClockSkew.Valid {
-		skew, cutoff = r.Observer.ClockSkew.V, skewCutoff(b.recordTime(r))
+	var err error
+	if sk := r.Observer.ClockSkew; sk.Valid {
+		_, err = b.stmt(slotObserverPacketSkew, st.observerPacketSkew).ExecContext(b.ctx,
+			r.Observer.ID, nullString(r.Observer.Name), nullString(r.Observer.IATA), ts, 1,
+			sk.V, skewCutoff(b.recordTime(r)))
+	} else {
+		_, err = b.stmt(slotObserverPacket, st.observerPacket).ExecContext(b.ctx,
+			r.Observer.ID, nullString(r.Observer.Name), nullString(r.Observer.IATA), ts, 1)
 	}
-	if _, err := b.stmt(slotObserverPacket, st.observerPacket).ExecContext(b.ctx,
-		r.Observer.ID, nullString(r.Observer.Name), nullString(r.Observer.IATA), ts, 1,
-		skew, b.nowText, cutoff); err != nil {
+	if err != nil {
 		return 0, fmt.Errorf("upsert observer: %w", err)
 	}
 	b.res.ObserverUpserts++
@@ -483,8 +509,9 @@ func (b *batch) observerForPacket(r *etl.Record, ts string) (int64, error) {
 }
 
 // transmission inserts the packet's transmission or finds the existing one;
-// lastSeen is its stored last_seen (epoch for a new one).
-func (b *batch) transmission(p *etl.Packet, ts string, epoch int64) (id int64, isNew bool, lastSeen int64, err error) {
+// later reports that epoch, the copy's time, is after the existing one's
+// last_seen.
+func (b *batch) transmission(p *etl.Packet, ts string, epoch int64) (id int64, isNew, later bool, err error) {
 	st := b.db.stmts
 	var scope any // NULL: not transport-scoped
 	if p.Scope.Valid {
@@ -494,28 +521,27 @@ func (b *batch) transmission(p *etl.Packet, ts string, epoch int64) (id int64, i
 		p.RawHex, p.Hash, ts, p.RouteType, p.PayloadType, p.PayloadVersion,
 		nullString(p.DecodedJSON), nullString(p.ChannelHash), nullString(p.FromPubkey), epoch, scope)
 	if err != nil {
-		return 0, false, 0, fmt.Errorf("insert transmission: %w", err)
+		return 0, false, false, fmt.Errorf("insert transmission: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n > 0 {
 		id, err := res.LastInsertId()
 		if err != nil {
-			return 0, false, 0, fmt.Errorf("insert transmission: %w", err)
+			return 0, false, false, fmt.Errorf("insert transmission: %w", err)
 		}
 		b.res.TxInserted++
-		return id, true, epoch, nil
+		return id, true, false, nil
 	}
-	var firstSeen sql.NullString
-	var stored sql.NullInt64
-	if err := b.stmt(slotTxGet, st.txGet).QueryRowContext(b.ctx, p.Hash).Scan(&id, &firstSeen, &stored); err != nil {
-		return 0, false, 0, fmt.Errorf("find transmission: %w", err)
+	var flags int64
+	if err := b.stmt(slotTxGet, st.txGet).QueryRowContext(b.ctx, ts, epoch, p.Hash).Scan(&id, &flags); err != nil {
+		return 0, false, false, fmt.Errorf("find transmission: %w", err)
 	}
 	b.res.TxDupes++
-	if firstSeen.Valid && ts < firstSeen.String {
+	if flags&1 != 0 {
 		if _, err := b.stmt(slotTxLower, st.txLower).ExecContext(b.ctx, ts, id); err != nil {
-			return 0, false, 0, fmt.Errorf("update first_seen: %w", err)
+			return 0, false, false, fmt.Errorf("update first_seen: %w", err)
 		}
 	}
-	return id, false, stored.Int64, nil
+	return id, false, flags&2 != 0, nil
 }
 
 // node upserts an advert's node; newAdvert is whether its transmission is new.
@@ -536,7 +562,7 @@ func (b *batch) node(n *etl.Node, ts string, newAdvert bool) error {
 	}
 	if _, err := b.stmt(slotNodeUpsert, st.nodeUpsert).ExecContext(b.ctx,
 		n.PublicKey, nullString(n.Name), nullString(n.Role), nullFloat(n.Lat), nullFloat(n.Lon), ts,
-		advert, nullInt(n.BatteryMV), nullFloat(n.TemperatureC), foreign, nullString(n.DefaultScope), b.nowText); err != nil {
+		advert, nullInt(n.BatteryMV), nullFloat(n.TemperatureC), foreign, nullString(n.DefaultScope)); err != nil {
 		return fmt.Errorf("upsert node: %w", err)
 	}
 	b.res.NodeUpserts++
@@ -600,7 +626,7 @@ func (b *batch) status(r *etl.Record) error {
 		r.Observer.ID, nullString(r.Observer.Name), nullString(r.Observer.IATA), b.db.timeCache.rfc3339(b.recordTime(r)),
 		nullString(s.Model), nullString(s.Firmware), nullString(s.ClientVersion), nullString(s.Radio),
 		nullInt(s.BatteryMV), nullInt(s.UptimeSecs), nullFloat(s.NoiseFloor), retained,
-		nullBool(s.CanRelay), b.nowText); err != nil {
+		nullBool(s.CanRelay)); err != nil {
 		return fmt.Errorf("upsert observer: %w", err)
 	}
 	b.res.ObserverUpserts++
