@@ -71,10 +71,14 @@ func TestTransformPacket(t *testing.T) {
 	}
 }
 
-// head.md §2.2 (#1370): a stale zoned envelope does not move row times.
+// head.md §2.2 (#1370): a stale or future envelope, zoned or naive, does
+// not move row times (observer last_seen included: it is the record time).
 func TestTransformStaleZonedTimestampUsesReceiptTime(t *testing.T) {
 	tr, _ := newTestTransformer(t, nil)
-	for _, ts := range []string{"2026-11-26T03:02:18Z", "2026-11-26T06:12:18+00:00", "2026-11-20T06:02:18Z"} {
+	for _, ts := range []string{
+		"2026-11-26T03:02:18Z", "2026-11-26T06:12:18+00:00", "2026-11-20T06:02:18Z", // past
+		"2026-11-26T06:03:18Z", "2026-11-26T09:02:18+01:00", "2026-11-27T06:02:18Z", // future
+	} {
 		m := msg("main", "meshcore/SJC/"+observerKey+"/packets", `{"raw":"`+rawFloodResponse+`","timestamp":"`+ts+`"}`)
 		recs := tr.Transform(m, nil)
 		if len(recs) != 1 || !recs[0].Time.Equal(m.Received) || recs[0].Observer.ClockSkew.Valid {
@@ -100,6 +104,10 @@ func TestTransformClockSkew(t *testing.T) {
 	recs = tr.Transform(msg("main", "meshcore/SJC/"+observerKey+"/packets", `{"raw":"05zz",`+naive+`}`), nil)
 	if recs[0].Kind != etl.KindDropped || recs[0].Observer.ClockSkew.Valid {
 		t.Errorf("undecodable packet: %+v, want a drop without skew (no decode, as CoreScope)", recs[0])
+	}
+	recs = tr.Transform(msg("main", "meshcore/SJC/"+observerKey+"/packets", `{"raw":"`+rawFloodResponse+`","timestamp":"2026-11-26T08:02:18"}`), nil)
+	if s := recs[0].Observer.ClockSkew; !s.Valid || s.V != 7200 || !recs[0].Time.Equal(time.Date(2026, 11, 26, 6, 2, 18, 0, time.UTC)) {
+		t.Errorf("naive clock 2 h ahead: skew %+v time %v, want 7200 and the receipt time", s, recs[0].Time)
 	}
 	recs = tr.Transform(msg("main", "meshcore/SJC/"+observerKey+"/status", `{"status":"online","model":"M",`+naive+`}`), nil)
 	if recs[0].Observer.ClockSkew.Valid {
