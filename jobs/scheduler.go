@@ -81,6 +81,17 @@ type stream struct {
 	run  func(ctx context.Context) error
 }
 
+// triggerKey is the context key of a run's trigger.
+type triggerKey struct{}
+
+// StartupRun reports whether the run of ctx is a spec's OnStart run, for a
+// job that does less then (the reprocess job runs at start only after a
+// decoder upgrade).
+func StartupRun(ctx context.Context) bool {
+	t, _ := ctx.Value(triggerKey{}).(trigger)
+	return t == triggerStart
+}
+
 // trigger says why a run started; it appears in the run's log line.
 type trigger string
 
@@ -421,10 +432,10 @@ func (s *Scheduler) execute(ctx context.Context, e *entry, dryRun bool, why trig
 		}
 	}
 
-	runCtx := ctx
+	runCtx := context.WithValue(ctx, triggerKey{}, why)
 	if e.spec.Timeout > 0 {
 		var cancel context.CancelFunc
-		runCtx, cancel = context.WithTimeout(ctx, e.spec.Timeout)
+		runCtx, cancel = context.WithTimeout(runCtx, e.spec.Timeout)
 		defer cancel()
 	}
 	started := time.Now()

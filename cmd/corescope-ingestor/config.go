@@ -24,6 +24,7 @@ import (
 	"github.com/knadh/koanf/providers/structs"
 	"github.com/knadh/koanf/v2"
 
+	"github.com/corescope/etl/etl/broker"
 	"github.com/corescope/etl/etl/meshcore"
 	"github.com/corescope/etl/etl/mqtt"
 	"github.com/corescope/etl/jobs/maintenance"
@@ -128,6 +129,9 @@ type Config struct {
 	// ClientRxCoverage turns on CoreScope HEAD's mobile client RX coverage
 	// (client_receptions, client_observers).
 	ClientRxCoverage ClientRxCoverageConfig `koanf:"clientRxCoverage"`
+	// Broker runs an embedded MQTT broker that observers publish to
+	// directly (off by default). Ours.
+	Broker BrokerConfig `koanf:"broker"`
 }
 
 // MQTTConfig is CoreScope's legacy single-broker section.
@@ -380,6 +384,9 @@ const (
 	// The neighbour graph (head.md §2.8, §2.9).
 	JobNeighborEdges      = "neighborEdges"
 	JobPruneNeighborEdges = "pruneNeighborEdges"
+	// Data lifecycle.
+	JobBackup    = maintenance.NameBackup
+	JobReprocess = maintenance.NameReprocess
 )
 
 // Job defaults.
@@ -430,6 +437,17 @@ type JobConfig struct {
 	// OnStartup runs a full VACUUM before ingest when the file is not in
 	// incremental auto-vacuum mode (vacuum); default db.vacuumOnStartup.
 	OnStartup bool `koanf:"onStartup"`
+	// Dir is where backups are written (backup); default "backups" next
+	// to the database.
+	Dir string `koanf:"dir"`
+	// Keep is the newest backups kept (backup); default 7.
+	Keep int `koanf:"keep"`
+	// Compress is "gzip" or "" for none (backup); default none.
+	Compress string `koanf:"compress"`
+	// OnDecoderUpgrade runs the job once at start when the decoder
+	// version differs from the one of its last finished pass (reprocess);
+	// default false.
+	OnDecoderUpgrade bool `koanf:"onDecoderUpgrade"`
 }
 
 // JobsConfig configures every maintenance job.
@@ -464,6 +482,12 @@ type JobsConfig struct {
 	// PruneNeighborEdges deletes neighbor_edges not seen for Days (default
 	// daily, and at start; days defaults to neighborEdgesMaxAgeDays).
 	PruneNeighborEdges JobConfig `koanf:"pruneNeighborEdges"`
+	// Backup writes a verified online copy of the database (off by
+	// default; daily when enabled).
+	Backup JobConfig `koanf:"backup"`
+	// Reprocess re-decodes stored packets with the current decoder and
+	// keys (no schedule by default: run it with `jobs run reprocess`).
+	Reprocess JobConfig `koanf:"reprocess"`
 	// HistoryPerJob is the runs kept per job (default 50).
 	HistoryPerJob int `koanf:"historyPerJob"`
 }
@@ -488,14 +512,20 @@ func (j *JobsConfig) List() []NamedJob {
 		{JobPruneClientReceptions, &j.PruneClientReceptions},
 		{JobNeighborEdges, &j.NeighborEdges},
 		{JobPruneNeighborEdges, &j.PruneNeighborEdges},
+		{JobBackup, &j.Backup},
+		{JobReprocess, &j.Reprocess},
 	}
 }
 
 // jobOptions lists, for each job-specific option, the jobs it belongs to.
 var jobOptions = map[string][]string{
-	"days":      {JobStaleNodes, JobStaleObservers, JobPruneMetrics, JobPrunePackets, JobPruneNeighborEdges, JobPruneClientReceptions},
-	"pages":     {JobVacuum},
-	"onStartup": {JobVacuum},
+	"days":             {JobStaleNodes, JobStaleObservers, JobPruneMetrics, JobPrunePackets, JobPruneNeighborEdges, JobPruneClientReceptions},
+	"pages":            {JobVacuum},
+	"onStartup":        {JobVacuum},
+	"dir":              {JobBackup},
+	"keep":             {JobBackup},
+	"compress":         {JobBackup},
+	"onDecoderUpgrade": {JobReprocess},
 }
 
 // jobHasOption reports whether option (a koanf key of JobConfig) applies to job.
@@ -587,6 +617,78 @@ type IngestConfig struct {
 	// SpoolMaxBytes bounds the spool on disk, in bytes; beyond it messages
 	// are dropped and counted.
 	SpoolMaxBytes int64 `koanf:"spoolMaxBytes"`
+	// Capture tees every received message into rotated JSON Lines files
+	// (off unless dir is set), for `corescope-ingestor import`.
+	Capture CaptureConfig `koanf:"capture"`
+}
+
+// CaptureConfig configures ingest.capture. Ours.
+type CaptureConfig struct {
+	// Dir is the capture directory; "" (default) disables capture.
+	Dir string `koanf:"dir"`
+	// MaxFileBytes rotates a file at this size (default 64 MiB).
+	MaxFileBytes int64 `koanf:"maxFileBytes"`
+	// MaxFileAge rotates a file at this age (default 1h).
+	MaxFileAge time.Duration `koanf:"maxFileAge"`
+	// Keep is the closed files kept (default 168).
+	Keep int `koanf:"keep"`
+	// Compress gzips closed files (default true).
+	Compress bool `koanf:"compress"`
+}
+
+// BrokerConfig configures the embedded MQTT broker. Ours; see etl/broker.
+type BrokerConfig struct {
+	// Listen is host:port; "" (default) disables the broker. A
+	// non-loopback address requires users, passwordFile or TLS.
+	Listen string `koanf:"listen"`
+	// Name is the source name of its messages (default "embedded").
+	Name string `koanf:"name"`
+	// Users are the accepted credentials, with $7$ (PBKDF2-SHA512) or $6$
+	// hashes from `corescope-ingestor passwd` or mosquitto_passwd.
+	Users []broker.User `koanf:"users"`
+	// PasswordFile holds "name:hash" lines (mosquitto_passwd's format).
+	PasswordFile string `koanf:"passwordFile"`
+	// CertFile and KeyFile enable TLS (PEM).
+	CertFile string `koanf:"certFile"`
+	KeyFile  string `koanf:"keyFile"`
+	// TopicPrefixes are where clients may publish (default ["meshcore/"]).
+	TopicPrefixes []string `koanf:"topicPrefixes"`
+	// MaxMessageBytes is the largest payload (default 65536).
+	MaxMessageBytes int `koanf:"maxMessageBytes"`
+	// MaxConnections is the concurrent clients (default 256).
+	MaxConnections int `koanf:"maxConnections"`
+	// MaxInflight is each client's QoS 1/2 window (default 64).
+	MaxInflight int `koanf:"maxInflight"`
+	// MaxQueued is each subscriber's outbound queue (default 1024).
+	MaxQueued int `koanf:"maxQueued"`
+	// Region is the region of its messages when the topic has none.
+	Region string `koanf:"region"`
+}
+
+// sourceName is the source name of the broker's messages.
+func (b *BrokerConfig) sourceName() string {
+	if b.Name == "" {
+		return broker.DefaultSourceName
+	}
+	return b.Name
+}
+
+// BrokerConfig translates the section into the broker's config.
+func (b *BrokerConfig) BrokerConfig() broker.Config {
+	return broker.Config{
+		Listen: b.Listen, Name: b.Name, Users: b.Users, PasswordFile: b.PasswordFile,
+		CertFile: b.CertFile, KeyFile: b.KeyFile, TopicPrefixes: b.TopicPrefixes,
+		MaxMessageBytes: b.MaxMessageBytes, MaxConnections: b.MaxConnections,
+		MaxInflight: b.MaxInflight, MaxQueued: b.MaxQueued,
+	}
+}
+
+// backupJob is the backup job's default: off, keeping
+// maintenance.DefaultBackupKeep copies.
+func backupJob(j JobConfig) JobConfig {
+	j.Enabled = false
+	j.Keep = maintenance.DefaultBackupKeep
+	return j
 }
 
 // defaultConfig returns the configuration used when a key is absent. Values
@@ -632,6 +734,8 @@ func defaultConfig() *Config {
 			PruneClientReceptions: job("@daily", DefaultJobTimeout),
 			NeighborEdges:         withChunkRows(job("@every 1m", DefaultJobTimeout), maintenance.DefaultNeighborEdgesChunkRows),
 			PruneNeighborEdges:    job("@daily", DefaultJobTimeout),
+			Backup:                backupJob(job("@daily", DefaultPrunePacketsTimeout)),
+			Reprocess:             job("", DefaultPrunePacketsTimeout),
 			HistoryPerJob:         DefaultHistoryPerJob,
 		},
 		HTTP:  HTTPConfig{Listen: DefaultHTTPListen},
@@ -644,6 +748,7 @@ func defaultConfig() *Config {
 			MaxMessageBytes: DefaultMaxMessageBytes,
 			QueueMaxBytes:   DefaultQueueMaxBytes,
 			SpoolMaxBytes:   DefaultSpoolMaxBytes,
+			Capture:         CaptureConfig{Compress: true},
 		},
 	}
 }

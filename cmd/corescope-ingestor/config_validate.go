@@ -13,8 +13,10 @@ import (
 	"time"
 	_ "time/tzdata" // CRON_TZ zones resolve even on hosts without a zoneinfo database
 
+	"github.com/corescope/etl/etl/broker"
 	"github.com/corescope/etl/etl/mqtt"
 	corejobs "github.com/corescope/etl/jobs"
+	"github.com/corescope/etl/jobs/maintenance"
 )
 
 // normalize fills the values derived from other keys (legacy MQTT and
@@ -50,7 +52,39 @@ func (c *Config) normalize(path string, set map[string]bool, p *problems, log *s
 		p.addf("stats.interval", "must be > 0, got %v", c.Stats.Interval)
 	}
 	c.Ingest.validate(p)
+	c.validateBroker(p)
 	c.normalizeHEADKeys(isSet, p)
+}
+
+// validateBroker checks the embedded broker through its own Validate and
+// keeps its name apart from the sources'.
+func (c *Config) validateBroker(p *problems) {
+	if c.Broker.Listen == "" {
+		return
+	}
+	bc := c.Broker.BrokerConfig()
+	if err := bc.Validate(); err != nil {
+		errs := []error{err}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			errs = j.Unwrap()
+		}
+		for _, e := range errs {
+			field, msg, ok := strings.Cut(e.Error(), ": ")
+			if !ok {
+				field, msg = "", e.Error()
+			}
+			p.addf(strings.TrimSuffix("broker."+field, "."), "%s", msg)
+		}
+	}
+	name := c.Broker.Name
+	if name == "" {
+		name = broker.DefaultSourceName
+	}
+	for i, s := range c.MQTTSources {
+		if s.Name == name {
+			p.addf("broker.name", "%q is also the name of mqttSources[%d]; names must be unique", name, i)
+		}
+	}
 }
 
 // normalizeHEADKeys applies the keys CoreScope HEAD added that are not a
@@ -128,7 +162,7 @@ func (c *Config) normalizeSources(p *problems, log *slog.Logger) {
 	case len(c.MQTTSources) > 0 && c.MQTT.Broker != "":
 		log.Debug("legacy mqtt section ignored because mqttSources is set")
 	}
-	if len(c.MQTTSources) == 0 {
+	if len(c.MQTTSources) == 0 && c.Broker.Listen == "" {
 		c.MQTTSources = []SourceConfig{{Name: "local", Broker: DefaultLocalBroker, QoS: mqtt.DefaultQoS}}
 		log.Info("no MQTT sources configured, defaulting to " + DefaultLocalBroker)
 	}
@@ -323,7 +357,7 @@ func (c *Config) normalizeJobs(isSet func(string) bool, p *problems) {
 
 	for _, j := range jobs.List() {
 		key := "jobs." + j.Name
-		for _, opt := range []string{"days", "pages", "onStartup"} {
+		for _, opt := range []string{"days", "pages", "onStartup", "dir", "keep", "compress", "onDecoderUpgrade"} {
 			if !jobHasOption(j.Name, opt) && isSet(key+"."+opt) {
 				p.addf(key+"."+opt, "not an option of the %s job (it applies to %s)", j.Name, strings.Join(jobOptions[opt], ", "))
 			}
@@ -332,6 +366,8 @@ func (c *Config) normalizeJobs(isSet func(string) bool, p *problems) {
 		switch {
 		case j.Schedule == "" && j.Name == JobVacuum:
 			// Runs only chained after a prune job that deleted rows.
+		case j.Schedule == "" && j.Name == JobReprocess:
+			// Runs on demand (and after a decoder upgrade, if asked).
 		case j.Schedule == "":
 			p.addf(key+".schedule", "required (a cron spec or a descriptor such as @daily; set enabled: false to turn the job off)")
 		default:
@@ -351,6 +387,14 @@ func (c *Config) normalizeJobs(isSet func(string) bool, p *problems) {
 		if j.ChunkBudget <= 0 {
 			p.addf(key+".chunkBudget", "must be > 0, got %v", j.ChunkBudget)
 		}
+	}
+	if jobs.Backup.Keep < 0 {
+		p.addf("jobs.backup.keep", "must be ≥ 0 copies (0 = the default, %d), got %d", maintenance.DefaultBackupKeep, jobs.Backup.Keep)
+	}
+	switch jobs.Backup.Compress {
+	case maintenance.CompressNone, maintenance.CompressGzip:
+	default:
+		p.addf("jobs.backup.compress", "%q: want gzip, or empty for none", jobs.Backup.Compress)
 	}
 	if jobs.HistoryPerJob <= 0 {
 		p.addf("jobs.historyPerJob", "must be > 0 runs, got %d", jobs.HistoryPerJob)
@@ -503,5 +547,8 @@ func (in *IngestConfig) validate(p *problems) {
 	}
 	if in.ShutdownTimeout <= 0 {
 		p.addf("ingest.shutdownTimeout", "must be > 0, got %v", in.ShutdownTimeout)
+	}
+	if c := in.Capture; c.Keep < 0 || c.MaxFileBytes < 0 || c.MaxFileAge < 0 {
+		p.addf("ingest.capture", "keep, maxFileBytes and maxFileAge must not be negative (0 means the default)")
 	}
 }

@@ -11,17 +11,18 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/corescope/etl/etl"
-	"github.com/corescope/etl/etl/meshcore"
+	"github.com/corescope/etl/etl/broker"
+	"github.com/corescope/etl/etl/capture"
 	"github.com/corescope/etl/etl/mqtt"
 	"github.com/corescope/etl/etl/spool"
 	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/etl/statsfile"
 	"github.com/corescope/etl/etl/transform"
-	"github.com/corescope/etl/etl/uplink"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
@@ -161,6 +162,8 @@ type daemon struct {
 	checkpoints *checkpointMetrics
 	srcStats    *sourceStats // the stats file's source panels
 	brokers     map[string]string
+	broker      *broker.Broker  // the embedded broker; nil when off
+	capture     *capture.Writer // nil when off
 }
 
 // dbHealth is the result of the last write probe.
@@ -192,41 +195,17 @@ func newDaemon(cfg *Config, db *sqlite.DB, sp *spool.Spool, reg *prometheus.Regi
 	)
 	d.checkpoints = newCheckpointMetrics(d.reg, log.With("component", "db"))
 
-	opts, err := cfg.DecoderOptions(log)
-	if err != nil {
-		return nil, usageError{err}
+	var err error
+	if d.tr, err = newTransformer(cfg, d.reg, log); err != nil {
+		return nil, err
 	}
-	log.Info("decoder keys loaded", "channel_keys", opts.Keys.Len(), "regions", opts.Regions.Len())
-	dec := meshcore.NewDecoder(opts)
-
-	var geo *uplink.GeoFilter
-	if g := cfg.GeoFilter; g.Enabled() {
-		poly := make([][2]float64, 0, len(g.Polygon))
-		for _, p := range g.Polygon {
-			if len(p) >= 2 {
-				poly = append(poly, [2]float64{p[0], p[1]})
-			}
-		}
-		geo = uplink.NewGeoFilter(poly, g.BufferKm, g.LatMin, g.LatMax, g.LonMin, g.LonMax)
-	}
-	srcs := make(map[string]transform.Source, len(cfg.MQTTSources))
-	for _, s := range cfg.MQTTSources {
-		srcs[s.Name] = transform.Source{Region: s.Region, IATAFilter: s.IATAFilter}
-	}
-	d.tr = transform.New(transform.Config{
-		Decoder:         dec,
-		Filter:          uplink.NewFilter(uplink.FilterConfig{Blacklist: cfg.ObserverBlacklist, IATAWhitelist: cfg.ObserverIATAWhitelist}),
-		Geo:             geo,
-		ForeignDrop:     cfg.ForeignAdverts.Mode == "drop",
-		SampleInterval:  cfg.Metrics.SampleIntervalSec,
-		MaxMessageBytes: cfg.Ingest.MaxMessageBytes,
-		Sources:         srcs,
-		Logger:          log.With("component", "ingest"),
-		Registerer:      d.reg,
-	})
-	d.brokers = make(map[string]string, len(cfg.MQTTSources))
+	d.brokers = make(map[string]string, len(cfg.MQTTSources)+1)
 	for _, s := range cfg.MQTTSources {
 		d.brokers[s.Name] = s.Broker
+	}
+	bc := cfg.Broker.BrokerConfig()
+	if bc.Enabled() {
+		d.brokers[cfg.Broker.sourceName()] = "mqtt://" + bc.Listen
 	}
 	d.srcStats = newSourceStats(slices.Collect(maps.Keys(d.brokers)))
 	d.pipe = etl.NewPipeline(etl.PipelineConfig{
@@ -240,13 +219,43 @@ func newDaemon(cfg *Config, db *sqlite.DB, sp *spool.Spool, reg *prometheus.Regi
 		Registerer: d.reg,
 	}, db, d.srcStats.transformer(d.tr))
 
+	// Every received message passes through enqueue: counted for the stats
+	// file's source panels, teed to capture files when configured, then
+	// queued.
+	enqueue := d.srcStats.enqueue(d.pipe.Enqueue)
+	if c := cfg.Ingest.Capture; c.Dir != "" {
+		if d.capture, err = capture.Open(capture.Options{
+			Dir: c.Dir, MaxFileBytes: c.MaxFileBytes, MaxFileAge: c.MaxFileAge, Keep: c.Keep, NoCompress: !c.Compress,
+			Logger: log.With("component", "capture"), Registerer: d.reg,
+		}); err != nil {
+			return nil, err
+		}
+		next := enqueue
+		enqueue = func(ctx context.Context, m etl.Message) error {
+			if len(m.Payload) <= cfg.Ingest.MaxMessageBytes {
+				d.capture.Write(m)
+			}
+			return next(ctx, m)
+		}
+	}
+	if bc.Enabled() {
+		bc.Name = cfg.Broker.sourceName()
+		if bc.MaxMessageBytes == 0 {
+			bc.MaxMessageBytes = cfg.Ingest.MaxMessageBytes
+		}
+		if d.broker, err = broker.Open(bc, broker.Enqueue(enqueue), log.With("component", "broker")); err != nil {
+			return nil, err
+		}
+		d.reg.MustRegister(d.broker.Collector())
+	}
+
 	mm := mqtt.NewMetrics(d.reg)
 	for _, s := range cfg.MQTTSources {
 		mc := s.MQTTConfig()
 		if err := mc.Validate(); err != nil {
 			return nil, usageError{fmt.Errorf("mqttSources %q: %w", s.Name, err)}
 		}
-		d.sources = append(d.sources, mqtt.NewSource(mc, d.srcStats.enqueue(d.pipe.Enqueue), log.With("component", "mqtt"), mm))
+		d.sources = append(d.sources, mqtt.NewSource(mc, enqueue, log.With("component", "mqtt"), mm))
 		d.stall[s.Name] = s.StallAfter
 	}
 
@@ -264,6 +273,7 @@ func newDaemon(cfg *Config, db *sqlite.DB, sp *spool.Spool, reg *prometheus.Regi
 			Password:    cfg.HTTP.Password,
 			BearerToken: cfg.HTTP.BearerToken,
 			PProf:       cfg.HTTP.Pprof,
+			Import:      importHandler(d.pipe.Enqueue, db, log.With("component", "import")),
 		}, d.reg, sched.Handler(), d.alive, d.readiness, log.With("component", "http"))
 		if err != nil {
 			return nil, err
@@ -332,6 +342,20 @@ func (d *daemon) ingest(ctx context.Context) error {
 	var g errgroup.Group
 	for _, s := range d.sources {
 		g.Go(func() error { return s.Run(ctx) })
+	}
+	if d.broker != nil {
+		g.Go(func() error { return d.broker.Run(ctx) })
+		d.printQuickStart()
+	}
+	var capDone chan struct{}
+	if d.capture != nil {
+		// Capture outlives the sources so that it writes what they
+		// delivered last.
+		capCtx, stopCap := context.WithCancel(context.WithoutCancel(ctx))
+		defer stopCap()
+		capDone = make(chan struct{})
+		go func() { d.capture.Run(capCtx); close(capDone) }()
+		defer func() { stopCap(); <-capDone }()
 	}
 	srcErr := g.Wait() // returns when ctx is done (or a source config is invalid)
 	stopPipe()         // sources stopped: drain and return
@@ -432,10 +456,24 @@ func (d *daemon) readiness() readiness {
 			flowing++
 		}
 	}
-	if len(d.sources) > 0 && flowing == 0 {
+	if d.broker != nil {
+		if d.broker.Serving() {
+			flowing++ // observers publish to it; no message yet is no failure
+		} else {
+			srcReasons = append(srcReasons, "embedded broker not serving yet")
+		}
+	}
+	if (len(d.sources) > 0 || d.broker != nil) && flowing == 0 {
 		reasons = append(reasons, srcReasons...)
 	}
-	return readiness{Ready: len(reasons) == 0, Reasons: reasons}
+	r := readiness{Ready: len(reasons) == 0, Reasons: reasons}
+	if d.capture != nil {
+		if err := d.capture.Err(); err != nil {
+			// Listed, but ingest goes on: capture is not what readiness is about.
+			r.Reasons = append(r.Reasons, "capture stopped (ingest continues): "+err.Error())
+		}
+	}
+	return r
 }
 
 // statsSnapshot feeds the stats file.
@@ -501,4 +539,17 @@ func buildInfo() prometheus.Collector {
 	}, []string{"version", "goversion"})
 	g.WithLabelValues(version, goVersion).Set(1)
 	return g
+}
+
+// printQuickStart tells, once, what to point an observer at when the
+// embedded broker runs.
+func (d *daemon) printQuickStart() {
+	addr := d.broker.Addr()
+	var b strings.Builder
+	fmt.Fprintf(&b, "embedded MQTT broker on %s: point observers at mqtt://%s (topic meshcore/<IATA>/<observer>/packets)", addr, addr)
+	if d.cfg.HTTP.Listen != "" {
+		fmt.Fprintf(&b, "; watch http://%s/metrics and /readyz", d.cfg.HTTP.Listen)
+	}
+	fmt.Fprintf(&b, "; try it with: go run ./cmd/corescope-loadgen -demo -broker tcp://%s", addr)
+	d.log.Info(b.String(), "db", d.cfg.DBPath)
 }

@@ -25,8 +25,9 @@ type httpOptions struct {
 	Listen      string // host:port; "" disables the listener
 	Username    string // basic auth, with Password; empty = none
 	Password    string
-	BearerToken string // alternative to basic auth; empty = none
-	PProf       bool   // serve /debug/pprof/ (only on a loopback listener)
+	BearerToken string       // alternative to basic auth; empty = none
+	PProf       bool         // serve /debug/pprof/ (only on a loopback listener)
+	Import      http.Handler // POST /import; nil = not served
 }
 
 // Timeouts of the HTTP server.
@@ -69,6 +70,9 @@ func newHTTPServer(opts httpOptions, gatherer prometheus.Gatherer, jobs http.Han
 	if jobs != nil {
 		mux.Handle("/jobs", jobs)
 		mux.Handle("/jobs/", jobs)
+	}
+	if opts.Import != nil {
+		mux.Handle("POST /import", opts.Import)
 	}
 	if opts.PProf {
 		if isLoopback(ln.Addr()) {

@@ -32,7 +32,8 @@ func jobSpecs(cfg *Config, db *sqlite.DB, log *slog.Logger, topo ...*topology.Li
 		store = db
 	}
 	specs := append(maintenanceSpecs(&cfg.Jobs, store), serverJobSpecs(cfg, db, log)...)
-	return append(specs, topologyJobSpecs(&cfg.Jobs, db, firstTopology(topo))...)
+	specs = append(specs, topologyJobSpecs(&cfg.Jobs, db, firstTopology(topo))...)
+	return append(specs, lifecycleJobSpecs(cfg, db, log)...)
 }
 
 // serverJobSpecs translates the config into the specs of the server-queue

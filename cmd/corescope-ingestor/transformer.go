@@ -33,6 +33,9 @@ func newTransformer(cfg *Config, reg prometheus.Registerer, log *slog.Logger) (*
 	for _, s := range cfg.MQTTSources {
 		srcs[s.Name] = transform.Source{Region: s.Region, IATAFilter: s.IATAFilter}
 	}
+	if cfg.Broker.Listen != "" {
+		srcs[cfg.Broker.sourceName()] = transform.Source{Region: cfg.Broker.Region}
+	}
 	return transform.New(transform.Config{
 		Decoder:         meshcore.NewDecoder(opts),
 		Filter:          uplink.NewFilter(uplink.FilterConfig{Blacklist: cfg.ObserverBlacklist, IATAWhitelist: cfg.ObserverIATAWhitelist}),

@@ -46,6 +46,7 @@ type Broker struct {
 	ctx context.Context
 
 	received, authFailures, denied, tooLarge atomic.Uint64
+	serving                                  atomic.Bool
 }
 
 // Open validates cfg, binds the listener and returns the broker; a port in
@@ -116,11 +117,19 @@ func (b *Broker) Run(ctx context.Context) error {
 	if err := b.srv.Serve(); err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
+	b.serving.Store(true)
 	b.log.Info("embedded broker listening", "addr", b.cfg.Listen, "auth", len(b.users) > 0, "tls", b.cfg.CertFile != "")
 	<-ctx.Done()
+	b.serving.Store(false)
 	b.srv.Close()
 	return nil
 }
+
+// Serving reports whether Run is accepting clients.
+func (b *Broker) Serving() bool { return b.serving.Load() }
+
+// Clients returns the number of connected clients.
+func (b *Broker) Clients() int64 { return b.srv.Info.Clone().ClientsConnected }
 
 // hook connects mochi's events to the pipeline, the credentials and the
 // topic ACL.

@@ -42,6 +42,7 @@ const (
 	DefaultMaxFileAge   = time.Hour // age of a file before rotation
 	DefaultKeep         = 168       // closed files kept (a week of hourly files)
 	DefaultBuffer       = 20000     // messages waiting to be written before drops
+	DefaultBufferBytes  = 16 << 20  // payload bytes waiting to be written before drops
 	filePrefix          = "capture-"
 	fileLayout          = "20060102T150405.000000000Z"
 )
@@ -54,6 +55,7 @@ type Options struct {
 	Keep         int
 	NoCompress   bool // keep closed files as plain .jsonl
 	Buffer       int
+	BufferBytes  int64 // payload bytes buffered at most (default DefaultBufferBytes)
 	Logger       *slog.Logger
 	Registerer   prometheus.Registerer
 	Now          func() time.Time
@@ -67,6 +69,7 @@ type Writer struct {
 	now  func() time.Time
 
 	stopped atomic.Bool
+	pending atomic.Int64 // payload bytes in ch
 	errMu   sync.Mutex
 	err     error
 
@@ -93,6 +96,9 @@ func Open(opts Options) (*Writer, error) {
 	if opts.Buffer <= 0 {
 		opts.Buffer = DefaultBuffer
 	}
+	if opts.BufferBytes <= 0 {
+		opts.BufferBytes = DefaultBufferBytes
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -118,10 +124,12 @@ func Open(opts Options) (*Writer, error) {
 	return w, nil
 }
 
-// Write queues m for capture without blocking; a full buffer or a stopped
-// capture drops it (counted).
+// Write queues m for capture without blocking; a full buffer (by count or
+// bytes) or a stopped capture drops it (counted).
 func (w *Writer) Write(m etl.Message) {
-	if w.stopped.Load() {
+	n := int64(len(m.Payload))
+	if w.stopped.Load() || w.pending.Add(n) > w.opts.BufferBytes {
+		w.pending.Add(-n)
 		w.dropped.Inc()
 		return
 	}
@@ -129,6 +137,7 @@ func (w *Writer) Write(m etl.Message) {
 	select {
 	case w.ch <- m:
 	default:
+		w.pending.Add(-n)
 		w.dropped.Inc()
 	}
 }
@@ -202,6 +211,7 @@ type file struct {
 }
 
 func (f *file) write(m etl.Message) error {
+	f.w.pending.Add(-int64(len(m.Payload)))
 	if f.f == nil {
 		if err := f.open(); err != nil {
 			return err

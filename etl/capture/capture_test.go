@@ -118,6 +118,18 @@ func TestCaptureNeverBlocks(t *testing.T) {
 	if got := len(w.ch); got != 10 {
 		t.Fatalf("buffered %d", got)
 	}
+	// And by bytes.
+	w, err = Open(Options{Dir: t.TempDir(), BufferBytes: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := msg(0)
+	big.Payload = make([]byte, 600)
+	w.Write(big)
+	w.Write(big)
+	if got := len(w.ch); got != 1 {
+		t.Fatalf("buffered %d messages of 600 bytes with a 1000-byte budget", got)
+	}
 }
 
 func TestCaptureStopsOnFullDisk(t *testing.T) {

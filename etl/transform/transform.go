@@ -185,25 +185,11 @@ func (t *Transformer) packet(m *etl.Message, env *uplink.Envelope, out []etl.Rec
 			obs.ClockSkew = sql.Null[int64]{V: skew, Valid: true}
 		}
 	}
-	pk := &etl.Packet{
-		Hash:           p.Hash,
-		RawHex:         env.Raw,
-		RouteType:      p.RouteType,
-		PayloadType:    p.PayloadType,
-		PayloadVersion: p.PayloadVersion,
-		DecodedJSON:    string(p.DecodedJSON),
-		ChannelHash:    p.ChannelHash,
-		FromPubkey:     p.FromPubkey,
-		PathJSON:       p.PathJSON,
-		ObsRawHex:      env.Raw,
-		Direction:      env.Direction,
-		SNR:            env.SNR,
-		RSSI:           env.RSSI,
-		Score:          env.Score,
-	}
-	if p.TransportScoped {
-		pk.Scope = sql.Null[string]{V: p.ScopeName, Valid: true}
-	}
+	pk := transmissionRow(p, env.Raw)
+	pk.PathJSON = p.PathJSON
+	pk.ObsRawHex = env.Raw
+	pk.Direction = env.Direction
+	pk.SNR, pk.RSSI, pk.Score = env.SNR, env.RSSI, env.Score
 	if a := p.Advert; a != nil {
 		drop := func(metric, reason string) []etl.Record {
 			t.reject(metric, m, "node", shortKey(a.PubKey), "reason", reason)
@@ -218,29 +204,14 @@ func (t *Transformer) packet(m *etl.Message, env *uplink.Envelope, out []etl.Rec
 			t.sigDrops.Add(1)
 			return drop(ReasonInvalidSignature, "invalid signature") // CoreScope's reason text
 		}
-		foreign := false
-		if t.cfg.Geo != nil && a.HasLocation && !(a.Lat == 0 && a.Lon == 0) && !t.cfg.Geo.Pass(a.Lat, a.Lon) {
-			foreign = true
+		foreign := t.foreign(a)
+		if foreign {
 			if t.cfg.ForeignDrop {
 				return drop(ReasonForeignAdvert, "foreign advert")
 			}
 			t.m.foreign.Inc()
 		}
-		n := &etl.Node{PublicKey: a.PubKey, Name: a.Name, Role: a.Role, Foreign: foreign}
-		if p.TransportScoped {
-			n.DefaultScope = p.ScopeName // "" (no region matched) keeps the stored scope
-		}
-		if a.HasLocation {
-			n.Lat = sql.Null[float64]{V: a.Lat, Valid: true}
-			n.Lon = sql.Null[float64]{V: a.Lon, Valid: true}
-		}
-		if a.HasBattery {
-			n.BatteryMV = sql.Null[int64]{V: a.BatteryMV, Valid: true}
-		}
-		if a.HasTemperature {
-			n.TemperatureC = sql.Null[float64]{V: a.TemperatureC, Valid: true}
-		}
-		pk.Node = n
+		pk.Node = advertNode(p, a, foreign)
 	}
 	return append(out, etl.Record{Kind: etl.KindPacket, Time: when, Observer: obs, Packet: pk})
 }
@@ -394,4 +365,62 @@ func shortKey(k string) string {
 		return k[:16]
 	}
 	return k
+}
+
+// transmissionRow returns the transmission columns of a decoded packet.
+func transmissionRow(p *meshcore.Packet, raw string) *etl.Packet {
+	pk := &etl.Packet{
+		Hash:           p.Hash,
+		RawHex:         raw,
+		RouteType:      p.RouteType,
+		PayloadType:    p.PayloadType,
+		PayloadVersion: p.PayloadVersion,
+		DecodedJSON:    string(p.DecodedJSON),
+		ChannelHash:    p.ChannelHash,
+		FromPubkey:     p.FromPubkey,
+	}
+	if p.TransportScoped {
+		pk.Scope = sql.Null[string]{V: p.ScopeName, Valid: true}
+	}
+	return pk
+}
+
+// foreign reports whether a located advert lies outside the geo filter.
+func (t *Transformer) foreign(a *meshcore.Advert) bool {
+	return t.cfg.Geo != nil && a.HasLocation && !(a.Lat == 0 && a.Lon == 0) && !t.cfg.Geo.Pass(a.Lat, a.Lon)
+}
+
+// advertNode returns the node row of a valid advert.
+func advertNode(p *meshcore.Packet, a *meshcore.Advert, foreign bool) *etl.Node {
+	n := &etl.Node{PublicKey: a.PubKey, Name: a.Name, Role: a.Role, Foreign: foreign}
+	if p.TransportScoped {
+		n.DefaultScope = p.ScopeName // "" (no region matched) keeps the stored scope
+	}
+	if a.HasLocation {
+		n.Lat = sql.Null[float64]{V: a.Lat, Valid: true}
+		n.Lon = sql.Null[float64]{V: a.Lon, Valid: true}
+	}
+	if a.HasBattery {
+		n.BatteryMV = sql.Null[int64]{V: a.BatteryMV, Valid: true}
+	}
+	if a.HasTemperature {
+		n.TemperatureC = sql.Null[float64]{V: a.TemperatureC, Valid: true}
+	}
+	return n
+}
+
+// Redecode decodes a stored raw packet as ingest would store its
+// transmission now (current decoder, keys and regions): the transmission
+// columns and, for an advert that passes validation, its node. Observation
+// columns are left empty and no counter moves. The reprocess job uses it.
+func (t *Transformer) Redecode(raw string) (*etl.Packet, error) {
+	p, err := t.cfg.Decoder.Decode(raw)
+	if err != nil {
+		return nil, err
+	}
+	pk := transmissionRow(p, raw)
+	if a := p.Advert; a != nil && a.Invalid == "" && !(a.SignatureChecked && !a.SignatureValid) {
+		pk.Node = advertNode(p, a, t.foreign(a))
+	}
+	return pk, nil
 }

@@ -49,8 +49,10 @@ type Reprocess struct {
 	DecoderVersion string
 	// IfDecoderChanged makes a run do nothing unless DecoderVersion differs
 	// from the one recorded by the last finished pass (or a pass is
-	// unfinished): the startup run after an upgrade.
+	// unfinished). OnUpgrade applies it to the scheduler's startup run only
+	// (jobs.StartupRun), so that on-demand runs always work.
 	IfDecoderChanged bool
+	OnUpgrade        bool
 	// TypeName names payload types in the report; nil reports numbers.
 	TypeName func(payloadType int) string
 	Chunking Chunking
@@ -76,7 +78,7 @@ func (j *Reprocess) Run(ctx context.Context, dryRun bool) (jobs.Result, error) {
 		} else if ok {
 			cursor, _ = strconv.ParseInt(v, 10, 64)
 		}
-		if j.IfDecoderChanged && cursor == 0 {
+		if (j.IfDecoderChanged || (j.OnUpgrade && jobs.StartupRun(ctx))) && cursor == 0 {
 			v, _, err := j.DB.State(ctx, reprocessVersionKey)
 			if err != nil {
 				return jobs.Result{}, fmt.Errorf("reprocess: %w", err)
