@@ -26,7 +26,8 @@ func lifecycleJobSpecs(cfg *Config, db *sqlite.DB, log *slog.Logger) []jobs.Spec
 		Chunking:  maintenance.Chunking{Rows: c.Reprocess.ChunkRows, Budget: c.Reprocess.ChunkBudget},
 	}
 	if db != nil {
-		if tr, err := newTransformer(cfg, nil, log); err == nil {
+		// Quiet: the daemon's own transform already logged the keys.
+		if tr, err := newTransformer(cfg, nil, slog.New(slog.DiscardHandler)); err == nil {
 			rp.Decode = tr.Redecode
 		}
 	}
