@@ -160,6 +160,17 @@ type Envelope struct {
 	// SenderTimestamp is payload "sender_timestamp" as given (a copy), nil
 	// when absent.
 	SenderTimestamp json.RawMessage
+
+	// Mobile client receptions (KindPacket with Client set).
+
+	// GPS is the payload's "gps" object: where the client heard the packet.
+	GPS GPS
+	// ClientTime is "timestamp" read as CoreScope reads a client's: a JSON
+	// string in Go's RFC 3339 layout, else in a naive layout
+	// YYYY-MM-DDTHH:MM:SS[.fraction] read as UTC (ClientTimeNaive); zero
+	// otherwise. RxTime turns it into the reception's time.
+	ClientTime      time.Time
+	ClientTimeNaive bool
 }
 
 // EffectiveRegion returns the region the message belongs to: the payload's

@@ -66,14 +66,10 @@ func NewFilter(cfg FilterConfig) *Filter {
 // calling it: a topic without an IATA falls back to the source's region.
 func (f *Filter) Allow(env *Envelope, sourceIATAFilter []string) (reason string, ok bool) {
 	companion := env.Kind == KindChannelMessage || env.Kind == KindDirectMessage
-	var buf [64]byte
-	if f != nil && len(f.blacklist) > 0 {
-		if id := strings.TrimSpace(env.Topic.Observer); id != "" {
-			if _, bad := f.blacklist[string(foldCase(buf[:0], id, false))]; bad {
-				return ReasonBlacklisted, false
-			}
-		}
+	if f.Blacklisted(env.Topic.Observer) {
+		return ReasonBlacklisted, false
 	}
+	var buf [64]byte
 	region := strings.TrimSpace(env.EffectiveRegion())
 	if f != nil && len(f.whitelist) > 0 && !companion {
 		if _, good := f.whitelist[string(foldCase(buf[:0], region, true))]; !good {
@@ -84,6 +80,22 @@ func (f *Filter) Allow(env *Envelope, sourceIATAFilter []string) (reason string,
 		return ReasonIATAFiltered, false
 	}
 	return "", true
+}
+
+// Blacklisted reports whether the observer id (a topic segment) is in the
+// observer blacklist, ignoring case and surrounding whitespace. A nil
+// *Filter blacklists nothing.
+func (f *Filter) Blacklisted(observer string) bool {
+	if f == nil || len(f.blacklist) == 0 {
+		return false
+	}
+	id := strings.TrimSpace(observer)
+	if id == "" {
+		return false
+	}
+	var buf [64]byte
+	_, bad := f.blacklist[string(foldCase(buf[:0], id, false))]
+	return bad
 }
 
 // foldCase appends s to dst, upper-cased if upper is set, else lower-cased.

@@ -166,6 +166,9 @@ func parse(topic string, payload []byte) (Envelope, error) {
 	}
 	env.Kind = KindPacket
 	f.readReception(&env)
+	if env.Client {
+		f.readClient(&env)
+	}
 	return env, nil
 }
 
@@ -240,6 +243,8 @@ type fields struct {
 
 	text, channelIdx, senderTimestamp string
 
+	gps string
+
 	top metaFields
 }
 
@@ -303,6 +308,8 @@ func (f *fields) set(k, v string) {
 		f.channelIdx = v
 	case "sender_timestamp":
 		f.senderTimestamp = v
+	case "gps":
+		f.gps = v
 	default:
 		f.top.set(k, v)
 	}
