@@ -31,6 +31,11 @@ const (
 	KindStatus
 	// KindDropped is a rejected packet kept in dropped_packets with a reason.
 	KindDropped
+	// KindClientReception is a mobile client's reception (head.md §2.16):
+	// a client_receptions row and, when the client sent its name, a
+	// client_observers upsert. It writes no observer, observation or
+	// transmission.
+	KindClientReception
 )
 
 // String returns the kind's name.
@@ -42,12 +47,14 @@ func (k Kind) String() string {
 		return "status"
 	case KindDropped:
 		return "dropped"
+	case KindClientReception:
+		return "client_reception"
 	}
 	return "unknown"
 }
 
 // Record is one normalised, decoded unit of work for the sink. Exactly one of
-// Packet, Status and Drop is set, as Kind says.
+// Packet, Status, Drop and Client is set, as Kind says.
 type Record struct {
 	Kind Kind
 	// Time is the record's timestamp: the receipt time (Message.Received),
@@ -59,6 +66,7 @@ type Record struct {
 	Packet   *Packet
 	Status   *Status
 	Drop     *Drop
+	Client   *ClientReception
 }
 
 // Observer identifies the observer (uploader) a record came from.
@@ -164,4 +172,21 @@ type Drop struct {
 	Reason     string // a short stable phrase, e.g. "invalid signature"
 	NodePubkey string // "" = NULL
 	NodeName   string // "" = NULL
+}
+
+// ClientReception is one client_receptions row: a mobile client (a
+// companion with GPS) heard a node directly, at a position. The record's
+// Time is the receipt time: ingested_at, and client_observers.last_seen.
+type ClientReception struct {
+	RxPubkey string // the client's public key (topic segment), lowercase hex
+	Name     string // payload origin; "" = no client_observers upsert
+	// HeardKey is the node heard, lowercase hex: the last hop of a flood
+	// path (at least 2 bytes), or a zero-hop advert's full public key.
+	HeardKey string
+	Src      string            // "rxlog" (a path's last hop) or "advert" (a zero-hop advert)
+	RxAt     time.Time         // when the client heard it (head.md §2.2's envelope rules)
+	Lat, Lon float64           // degrees
+	AccM     sql.Null[float64] // position accuracy in metres
+	SNR      sql.Null[float64]
+	RSSI     sql.Null[int64] // truncated toward zero
 }
