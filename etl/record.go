@@ -104,6 +104,10 @@ type Packet struct {
 	SNR       sql.Null[float64]
 	RSSI      sql.Null[float64]
 	Score     sql.Null[float64]
+	// ResolvedPath is observations.resolved_path: a JSON array with, per
+	// path hop, the full node key or null (head.md §2.8). "" is NULL,
+	// which never replaces a stored value.
+	ResolvedPath string
 
 	// Companion marks a companion-bridge message: the observation has no
 	// observer row (observer_idx NULL) and no observer is upserted.

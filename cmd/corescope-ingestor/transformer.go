@@ -44,6 +44,7 @@ func newTransformer(cfg *Config, reg prometheus.Registerer, log *slog.Logger) (*
 		SampleInterval:  cfg.Metrics.SampleIntervalSec,
 		MaxMessageBytes: cfg.Ingest.MaxMessageBytes,
 		Sources:         srcs,
+		ClientRx:        cfg.ClientRxCoverage.Enabled,
 		Logger:          log.With("component", "ingest"),
 		Registerer:      reg,
 	}), nil

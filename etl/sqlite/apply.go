@@ -131,14 +131,16 @@ ON CONFLICT(id) DO UPDATE SET
 	// The dedup key is the UNIQUE index idx_observations_dedup
 	// (transmission_id, observer_idx, COALESCE(path_json, '')).
 	sqlObsInsert = `INSERT INTO observations
-    (transmission_id, observer_idx, direction, snr, rssi, score, path_json, timestamp, raw_hex)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    (transmission_id, observer_idx, direction, snr, rssi, score, path_json, timestamp, raw_hex, resolved_path)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT DO NOTHING`
 
 	// A duplicate keeps the first non-NULL snr/rssi/score/raw_hex; direction,
-	// timestamp and path stay as first inserted.
+	// timestamp and path stay as first inserted. Its resolved_path replaces
+	// the stored one unless it is NULL (head.md §2.8: COALESCE(new, old)).
 	sqlObsMerge = `UPDATE observations SET
-    snr = COALESCE(snr, ?4), rssi = COALESCE(rssi, ?5), score = COALESCE(score, ?6), raw_hex = COALESCE(raw_hex, ?7)
+    snr = COALESCE(snr, ?4), rssi = COALESCE(rssi, ?5), score = COALESCE(score, ?6), raw_hex = COALESCE(raw_hex, ?7),
+    resolved_path = COALESCE(?8, resolved_path)
 WHERE transmission_id = ?1 AND observer_idx = ?2 AND COALESCE(path_json, '') = ?3`
 
 	// Observations without an observer (companion bridges) are not covered
@@ -147,7 +149,8 @@ WHERE transmission_id = ?1 AND observer_idx = ?2 AND COALESCE(path_json, '') = ?
 WHERE transmission_id = ? AND observer_idx IS NULL AND COALESCE(path_json, '') = ? LIMIT 1`
 
 	sqlObsMergeID = `UPDATE observations SET
-    snr = COALESCE(snr, ?2), rssi = COALESCE(rssi, ?3), score = COALESCE(score, ?4), raw_hex = COALESCE(raw_hex, ?5)
+    snr = COALESCE(snr, ?2), rssi = COALESCE(rssi, ?3), score = COALESCE(score, ?4), raw_hex = COALESCE(raw_hex, ?5),
+    resolved_path = COALESCE(?6, resolved_path)
 WHERE id = ?1`
 
 	// spec §9 #12: a node that advertises again leaves inactive_nodes; its
@@ -195,6 +198,17 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
     (hash, raw_hex, reason, observer_id, observer_name, node_pubkey, node_name, dropped_at)
 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
 WHERE NOT EXISTS (SELECT 1 FROM dropped_packets WHERE observer_id IS ?4 AND hash IS ?1 AND reason = ?3)`
+
+	// A mobile client's reception (head.md §2.16); a redelivery (same
+	// client, node heard and rx_at) adds no row.
+	sqlClientRxInsert = `INSERT INTO client_receptions
+    (rx_pubkey, heard_key, heard_keylen, rssi, snr, lat, lon, pos_acc_m, rx_at, ingested_at, src)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT(rx_pubkey, heard_key, rx_at) DO NOTHING`
+
+	// The client's self-reported name: name and last_seen are overwritten.
+	sqlClientObserverUpsert = `INSERT INTO client_observers (pubkey, name, last_seen) VALUES (?, ?, ?)
+ON CONFLICT(pubkey) DO UPDATE SET name = excluded.name, last_seen = excluded.last_seen`
 )
 
 // applyStmts are the ingest statements prepared on the write connection.
@@ -205,6 +219,7 @@ type applyStmts struct {
 	obsInsert, obsMerge, obsFindNull, obsMergeID  *sql.Stmt
 	nodeLeaveInactive, nodeRestore, nodeUpsert    *sql.Stmt
 	metricsReplace, droppedInsert                 *sql.Stmt
+	clientRxInsert, clientObserverUpsert          *sql.Stmt
 	all                                           []*sql.Stmt
 }
 
@@ -220,6 +235,7 @@ func prepareApplyStmts(ctx context.Context, db *sql.DB) (*applyStmts, error) {
 		{&s.obsInsert, sqlObsInsert}, {&s.obsMerge, sqlObsMerge}, {&s.obsFindNull, sqlObsFindNull}, {&s.obsMergeID, sqlObsMergeID},
 		{&s.nodeLeaveInactive, sqlNodeLeaveInactive}, {&s.nodeRestore, sqlNodeRestore}, {&s.nodeUpsert, sqlNodeUpsert},
 		{&s.metricsReplace, sqlMetricsReplace}, {&s.droppedInsert, sqlDroppedInsert},
+		{&s.clientRxInsert, sqlClientRxInsert}, {&s.clientObserverUpsert, sqlClientObserverUpsert},
 	} {
 		st, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -324,6 +340,8 @@ func (db *DB) applyLocked(ctx context.Context, recs []etl.Record) (res etl.Apply
 			err = b.status(r)
 		case etl.KindDropped:
 			err = b.dropped(r)
+		case etl.KindClientReception:
+			err = b.clientReception(r)
 		default:
 			err = fmt.Errorf("unknown record kind %d", r.Kind)
 		}
@@ -385,6 +403,8 @@ const (
 	slotTxLastSeen
 	slotObserverSkew
 	slotObserverPacketSkew
+	slotClientRxInsert
+	slotClientObserverUpsert
 	slotCount
 )
 
@@ -423,20 +443,22 @@ func (b *batch) packet(r *etl.Record) error {
 	}
 	snr, rssi, score := nullFloat(p.SNR), nullFloat(p.RSSI), nullFloat(p.Score)
 	rawHex := nullString(p.ObsRawHex)
+	resolved := nullString(p.ResolvedPath)
+	merge := snr != nil || rssi != nil || score != nil || rawHex != nil || resolved != nil
 	if observerIdx == nil {
 		var id int64
 		err := b.stmt(slotObsFindNull, st.obsFindNull).QueryRowContext(b.ctx, txID, path).Scan(&id)
 		switch {
 		case err == nil:
 			b.res.ObsDupes++
-			if snr != nil || rssi != nil || score != nil || rawHex != nil {
-				if _, err := b.stmt(slotObsMergeID, st.obsMergeID).ExecContext(b.ctx, id, snr, rssi, score, rawHex); err != nil {
+			if merge {
+				if _, err := b.stmt(slotObsMergeID, st.obsMergeID).ExecContext(b.ctx, id, snr, rssi, score, rawHex, resolved); err != nil {
 					return fmt.Errorf("merge observation: %w", err)
 				}
 			}
 		case errors.Is(err, sql.ErrNoRows):
 			if _, err := b.stmt(slotObsInsert, st.obsInsert).ExecContext(b.ctx,
-				txID, nil, nullString(p.Direction), snr, rssi, score, path, t.Unix(), rawHex); err != nil {
+				txID, nil, nullString(p.Direction), snr, rssi, score, path, t.Unix(), rawHex, resolved); err != nil {
 				return fmt.Errorf("insert observation: %w", err)
 			}
 			b.res.ObsInserted++
@@ -445,7 +467,7 @@ func (b *batch) packet(r *etl.Record) error {
 		}
 	} else {
 		res, err := b.stmt(slotObsInsert, st.obsInsert).ExecContext(b.ctx,
-			txID, observerIdx, nullString(p.Direction), snr, rssi, score, path, t.Unix(), rawHex)
+			txID, observerIdx, nullString(p.Direction), snr, rssi, score, path, t.Unix(), rawHex, resolved)
 		if err != nil {
 			return fmt.Errorf("insert observation: %w", err)
 		}
@@ -453,9 +475,9 @@ func (b *batch) packet(r *etl.Record) error {
 			b.res.ObsInserted++
 		} else {
 			b.res.ObsDupes++
-			if snr != nil || rssi != nil || score != nil || rawHex != nil {
+			if merge {
 				if _, err := b.stmt(slotObsMerge, st.obsMerge).ExecContext(b.ctx,
-					txID, observerIdx, path, snr, rssi, score, rawHex); err != nil {
+					txID, observerIdx, path, snr, rssi, score, rawHex, resolved); err != nil {
 					return fmt.Errorf("merge observation: %w", err)
 				}
 			}
@@ -667,6 +689,34 @@ func (b *batch) dropped(r *etl.Record) error {
 			r.Observer.ID, nullString(r.Observer.Name), nullString(r.Observer.IATA), b.db.timeCache.rfc3339(t),
 			skewCutoff(t), r.Observer.ClockSkew.V); err != nil {
 			return fmt.Errorf("record clock skew: %w", err)
+		}
+	}
+	return nil
+}
+
+// clientReception writes a mobile client's reception and, when the client
+// named itself, its client_observers row (head.md §2.16). ingested_at and
+// last_seen are the record time (the receipt time).
+func (b *batch) clientReception(r *etl.Record) error {
+	c := r.Client
+	if c == nil {
+		return errors.New("client reception record without reception")
+	}
+	if c.RxPubkey == "" || c.HeardKey == "" || c.Src == "" || c.RxAt.IsZero() {
+		return errors.New("client reception without client, node heard, source or time")
+	}
+	st := b.db.stmts
+	ts := b.db.timeCache.rfc3339(b.recordTime(r))
+	rxAt := c.RxAt.UTC().Format(time.RFC3339)
+	if _, err := b.stmt(slotClientRxInsert, st.clientRxInsert).ExecContext(b.ctx,
+		c.RxPubkey, c.HeardKey, len(c.HeardKey)/2, nullInt(c.RSSI), nullFloat(c.SNR), c.Lat, c.Lon,
+		nullFloat(c.AccM), rxAt, ts, c.Src); err != nil {
+		return fmt.Errorf("insert client reception: %w", err)
+	}
+	if c.Name != "" {
+		if _, err := b.stmt(slotClientObserverUpsert, st.clientObserverUpsert).ExecContext(b.ctx,
+			c.RxPubkey, c.Name, ts); err != nil {
+			return fmt.Errorf("upsert client observer: %w", err)
 		}
 	}
 	return nil

@@ -20,6 +20,7 @@ type metrics struct {
 	statuses      prometheus.Counter
 	companion     prometheus.Counter
 	foreign       prometheus.Counter
+	clientRx      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) metrics {
@@ -60,12 +61,16 @@ func newMetrics(reg prometheus.Registerer) metrics {
 			Name: "corescope_ingest_foreign_adverts_total",
 			Help: "Adverts outside geo_filter that were stored and flagged foreign.",
 		}),
+		clientRx: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "corescope_ingest_client_receptions_total",
+			Help: "Decoded mobile client receptions, by result: heard (stored) or why the node heard is unknown.",
+		}, []string{"result"}),
 	}
 	for i := range m.byPayloadType {
 		m.byPayloadType[i] = m.payloadTypes.WithLabelValues(meshcore.PayloadTypeName(i))
 	}
 	if reg != nil {
-		reg.MustRegister(m.rejects, m.filtered, m.ignored, m.decodeErrors, m.payloadTypes, m.packets, m.statuses, m.companion, m.foreign)
+		reg.MustRegister(m.rejects, m.filtered, m.ignored, m.decodeErrors, m.payloadTypes, m.packets, m.statuses, m.companion, m.foreign, m.clientRx)
 	}
 	return m
 }

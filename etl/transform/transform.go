@@ -23,6 +23,7 @@ import (
 
 	"github.com/corescope/etl/etl"
 	"github.com/corescope/etl/etl/meshcore"
+	"github.com/corescope/etl/etl/topology"
 	"github.com/corescope/etl/etl/uplink"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -57,8 +58,16 @@ type Config struct {
 	SampleInterval  int               // observer_metrics bucket in seconds; ≤0 means 300
 	MaxMessageBytes int               // 0 means DefaultMaxMessageBytes
 	Sources         map[string]Source // by source name
-	Logger          *slog.Logger
-	Registerer      prometheus.Registerer
+	// Topology resolves path hops to node keys for resolved_path (head.md
+	// §2.8), read without locks; nil leaves resolved_path NULL.
+	Topology *topology.Live
+	// ClientRx turns on mobile client RX coverage (clientRxCoverage.enabled,
+	// head.md §2.16): <p>/client/<key>/packets messages become
+	// client_receptions records. Off, they are stored as any observer's
+	// packets.
+	ClientRx   bool
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
 }
 
 // Transformer implements etl.Transformer. It is safe for concurrent use.
@@ -67,6 +76,9 @@ type Transformer struct {
 	log      *slog.Logger
 	m        metrics
 	sigDrops atomic.Uint64
+	// clientDecoder decodes client receptions: no channel keys, no
+	// signature check (head.md §2.16); nil unless cfg.ClientRx.
+	clientDecoder *meshcore.Decoder
 
 	logMu   sync.Mutex
 	lastLog map[string]time.Time
@@ -93,6 +105,9 @@ func New(cfg Config) *Transformer {
 		m:       newMetrics(cfg.Registerer),
 		lastLog: make(map[string]time.Time),
 		quiet:   make(map[string]int),
+	}
+	if cfg.ClientRx {
+		t.clientDecoder = meshcore.NewDecoder(meshcore.Options{})
 	}
 	return t
 }
@@ -121,6 +136,9 @@ func (t *Transformer) Transform(m *etl.Message, out []etl.Record) []etl.Record {
 	if env.Kind == uplink.KindIgnored {
 		t.m.ignored.WithLabelValues(env.Subtopic).Inc()
 		return out
+	}
+	if env.Client && t.cfg.ClientRx {
+		return t.clientReception(m, &env, out) // before the IATA lists (head.md §2.1 step 2)
 	}
 	if reason, ok := t.cfg.Filter.Allow(&env, src.IATAFilter); !ok {
 		t.m.filtered.WithLabelValues(reason).Inc()
@@ -190,6 +208,9 @@ func (t *Transformer) packet(m *etl.Message, env *uplink.Envelope, out []etl.Rec
 	pk.ObsRawHex = env.Raw
 	pk.Direction = env.Direction
 	pk.SNR, pk.RSSI, pk.Score = env.SNR, env.RSSI, env.Score
+	if t.cfg.Topology != nil {
+		pk.ResolvedPath = t.cfg.Topology.ResolvedPath(pk.PayloadType, pk.FromPubkey, pk.PathJSON)
+	}
 	if a := p.Advert; a != nil {
 		drop := func(metric, reason string) []etl.Record {
 			t.reject(metric, m, "node", shortKey(a.PubKey), "reason", reason)
