@@ -22,6 +22,7 @@ import (
 	"github.com/corescope/etl/etl/spool"
 	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/etl/statsfile"
+	"github.com/corescope/etl/etl/topology"
 	"github.com/corescope/etl/etl/transform"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -196,7 +197,10 @@ func newDaemon(cfg *Config, db *sqlite.DB, sp *spool.Spool, reg *prometheus.Regi
 	d.checkpoints = newCheckpointMetrics(d.reg, log.With("component", "db"))
 
 	var err error
-	if d.tr, err = newTransformer(cfg, d.reg, log); err != nil {
+	// The resolver of resolved_path: the transform reads it, the
+	// neighborEdges job refreshes it (at start, then every minute).
+	topo := topology.NewLive(db)
+	if d.tr, err = newTransformer(cfg, d.reg, log, topo); err != nil {
 		return nil, err
 	}
 	d.brokers = make(map[string]string, len(cfg.MQTTSources)+1)
@@ -259,7 +263,7 @@ func newDaemon(cfg *Config, db *sqlite.DB, sp *spool.Spool, reg *prometheus.Regi
 		d.stall[s.Name] = s.StallAfter
 	}
 
-	sched, err := buildScheduler(cfg, db, d.reg, log.With("component", "jobs"))
+	sched, err := buildScheduler(cfg, db, d.reg, log.With("component", "jobs"), topo)
 	if err != nil {
 		return nil, err
 	}

@@ -233,7 +233,7 @@ func importLocally(ctx context.Context, cfg *Config, req importRequest, progress
 	if req.FromDB != "" {
 		return mergeDB(ctx, db, req.FromDB, progress, log)
 	}
-	tr, err := newTransformer(cfg, nil, log)
+	tr, err := newTransformer(cfg, nil, log, nil)
 	if err != nil {
 		return importProgress{}, err
 	}

@@ -27,7 +27,7 @@ func lifecycleJobSpecs(cfg *Config, db *sqlite.DB, log *slog.Logger) []jobs.Spec
 	}
 	if db != nil {
 		// Quiet: the daemon's own transform already logged the keys.
-		if tr, err := newTransformer(cfg, nil, slog.New(slog.DiscardHandler)); err == nil {
+		if tr, err := newTransformer(cfg, nil, slog.New(slog.DiscardHandler), nil); err == nil {
 			rp.Decode = tr.Redecode
 		}
 	}

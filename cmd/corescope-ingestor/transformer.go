@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	"github.com/corescope/etl/etl/meshcore"
+	"github.com/corescope/etl/etl/topology"
 	"github.com/corescope/etl/etl/transform"
 	"github.com/corescope/etl/etl/uplink"
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,8 +13,9 @@ import (
 // newTransformer builds the ingest transform of cfg: the decoder with the
 // configured channel keys and regions, the observer filters, the geo
 // filter and the per-source settings. The daemon and `import` share it, so
-// that imported messages are stored exactly as live ones.
-func newTransformer(cfg *Config, reg prometheus.Registerer, log *slog.Logger) (*transform.Transformer, error) {
+// that imported messages are stored exactly as live ones. topo resolves
+// the hops of observations.resolved_path; nil leaves it NULL.
+func newTransformer(cfg *Config, reg prometheus.Registerer, log *slog.Logger, topo *topology.Live) (*transform.Transformer, error) {
 	opts, err := cfg.DecoderOptions(log)
 	if err != nil {
 		return nil, usageError{err}
@@ -44,6 +46,7 @@ func newTransformer(cfg *Config, reg prometheus.Registerer, log *slog.Logger) (*
 		SampleInterval:  cfg.Metrics.SampleIntervalSec,
 		MaxMessageBytes: cfg.Ingest.MaxMessageBytes,
 		Sources:         srcs,
+		Topology:        topo,
 		ClientRx:        cfg.ClientRxCoverage.Enabled,
 		Logger:          log.With("component", "ingest"),
 		Registerer:      reg,
