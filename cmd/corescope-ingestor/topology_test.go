@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/corescope/etl/etl/mqtt/mqtttest"
 	"github.com/corescope/etl/jobs/maintenance"
 )
 
@@ -80,5 +82,48 @@ func TestCmdJobsRunNeighborEdges(t *testing.T) {
 				t.Errorf("prune dry run: %v\n%s", err, out)
 			}
 		})
+	}
+}
+
+// TestE2EResolvedPath: the daemon's neighborEdges warm-up indexes the
+// nodes already in the database, and a packet relayed through two of them
+// is stored with their full keys in resolved_path (head.md §2.8).
+func TestE2EResolvedPath(t *testing.T) {
+	parallelDaemon(t)
+	const (
+		keyAA = "aa00000000000000000000000000000000000000000000000000000000000001"
+		keyEE = "ee00000000000000000000000000000000000000000000000000000000000002"
+		raw   = "0505AABBCCDDEE00000000000000000000" // decoder vector 1: path AA…EE
+	)
+	b := mqtttest.StartBroker(t)
+	cfg := &testConfig{Dir: t.TempDir(), Sources: []testSource{{Name: "a", Broker: b.URL()}}}
+	db := openJobsDB(t, cfg.DBPath())
+	if _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	err := db.WriteChunk(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO nodes (public_key, name) VALUES (?, 'a'), (?, 'e')`, keyAA, keyEE)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	startDaemon(t, cfg)
+	ro := openDB(t, cfg.DBPath())
+	eventually(t, 10*time.Second, "the neighborEdges warm-up", func() bool {
+		return count(t, ro, `SELECT count(*) FROM job_runs WHERE job = 'neighborEdges' AND result = 'success'`) > 0
+	})
+	publish(t, newPublisher(t, b), packetsTopic("sjc", observerKey("Obs A")), false, packetJSON("Obs A", raw, time.Now()))
+	eventually(t, 10*time.Second, "the observation", func() bool {
+		return count(t, ro, `SELECT count(*) FROM observations`) == 1
+	})
+	var got sql.NullString
+	if err := ro.QueryRow(`SELECT resolved_path FROM observations`).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if want := `["` + keyAA + `",null,null,null,"` + keyEE + `"]`; got.String != want {
+		t.Errorf("resolved_path = %v, want %s", got, want)
 	}
 }
