@@ -21,6 +21,7 @@ import (
 	"github.com/corescope/etl/etl/capture"
 	"github.com/corescope/etl/etl/spool"
 	"github.com/corescope/etl/etl/sqlite"
+	"github.com/corescope/etl/etl/topology"
 )
 
 // importSource is the source name of imported messages that do not carry
@@ -233,7 +234,16 @@ func importLocally(ctx context.Context, cfg *Config, req importRequest, progress
 	if req.FromDB != "" {
 		return mergeDB(ctx, db, req.FromDB, progress, log)
 	}
-	tr, err := newTransformer(cfg, nil, log, nil)
+	// Imported packets get resolved paths from the nodes and the
+	// neighbour graph the database holds now, as live ones do.
+	topo := topology.NewLive(db)
+	if _, err := topo.RefreshIndex(ctx); err != nil {
+		return importProgress{}, err
+	}
+	if _, err := topo.RefreshGraph(ctx); err != nil {
+		return importProgress{}, err
+	}
+	tr, err := newTransformer(cfg, nil, log, topo)
 	if err != nil {
 		return importProgress{}, err
 	}
