@@ -16,7 +16,7 @@ import (
 // Pipeline defaults.
 const (
 	DefaultQueueSize  = 200000                 // messages buffered between the sources and the writer
-	DefaultBatchSize  = 2000                   // records per transaction, at most
+	DefaultBatchSize  = 1000                   // records per transaction, at most
 	DefaultBatchDelay = 100 * time.Millisecond // longest a record waits for its commit while messages keep arriving
 	DefaultQueueBytes = 64 << 20               // bytes of queued messages (payload, topic and msgOverhead each)
 	// msgOverhead is what one queued message costs beyond its payload and

@@ -20,7 +20,7 @@ import (
 // Defaults for Options.
 const (
 	DefaultHistoryPerJob   = 50               // runs kept per job
-	DefaultShutdownTimeout = 10 * time.Second // wait for running jobs and streams after ctx is done
+	DefaultShutdownTimeout = 15 * time.Second // wait for running jobs and streams after ctx is done
 	historyWriteTimeout    = 5 * time.Second  // bound on recording one run
 )
 

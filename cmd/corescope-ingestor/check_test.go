@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/corescope/etl/jobs/maintenance"
 )
 
 // cleanEnv removes the variables loadConfig reads from the test process's
@@ -71,9 +73,9 @@ func TestCmdCheckRedactsSecrets(t *testing.T) {
 		t.Errorf("channelKeys = %v", doc.ChannelKeys)
 	}
 	// Job options appear only on the jobs they belong to.
-	wal, _ := doc.Jobs[JobWALCheckpoint].(map[string]any)
-	vac, _ := doc.Jobs[JobVacuum].(map[string]any)
-	if _, ok := wal["days"]; ok || vac["pages"] != DefaultIncrementalVacuumPages || vac["days"] != nil {
+	wal, _ := doc.Jobs[maintenance.NameWALCheckpoint].(map[string]any)
+	vac, _ := doc.Jobs[maintenance.NameVacuum].(map[string]any)
+	if _, ok := wal["days"]; ok || vac["pages"] != maintenance.DefaultVacuumPages || vac["days"] != nil {
 		t.Errorf("walCheckpoint = %v, vacuum = %v", wal, vac)
 	}
 }

@@ -24,9 +24,15 @@ import (
 	"github.com/knadh/koanf/providers/structs"
 	"github.com/knadh/koanf/v2"
 
+	"github.com/corescope/etl/etl"
 	"github.com/corescope/etl/etl/broker"
 	"github.com/corescope/etl/etl/meshcore"
 	"github.com/corescope/etl/etl/mqtt"
+	"github.com/corescope/etl/etl/spool"
+	"github.com/corescope/etl/etl/statsfile"
+	"github.com/corescope/etl/etl/transform"
+	"github.com/corescope/etl/etl/uplink"
+	"github.com/corescope/etl/jobs"
 	"github.com/corescope/etl/jobs/maintenance"
 )
 
@@ -142,15 +148,10 @@ type MQTTConfig struct {
 	Topic string `koanf:"topic"`
 }
 
-// Per-source defaults. The others (topic, QoS, keepalive, stallAfter, the
-// client id) are etl/mqtt's, next to mqtt.Config.
-const (
-	// DefaultLocalBroker is used when no source is configured at all.
-	DefaultLocalBroker = "mqtt://localhost:1883"
-	// DefaultConnectTimeoutSec is the startup wait for a source, in seconds
-	// (CoreScope's connectTimeoutSec).
-	DefaultConnectTimeoutSec = 30
-)
+// DefaultLocalBroker is used when no source is configured at all. The other
+// per-source defaults (topic, QoS, keepalive, stallAfter, connectTimeoutSec,
+// the client id) are etl/mqtt's, next to mqtt.Config.
+const DefaultLocalBroker = "mqtt://localhost:1883"
 
 // SourceConfig is one MQTT broker to subscribe to.
 type SourceConfig struct {
@@ -170,7 +171,7 @@ type SourceConfig struct {
 	// listed (case-sensitive, as in CoreScope).
 	IATAFilter []string `koanf:"iataFilter"`
 	// ConnectTimeoutSec is the startup wait for this source in seconds
-	// (0 means 30).
+	// (0 means mqtt.DefaultConnectTimeoutSec, 30).
 	ConnectTimeoutSec int `koanf:"connectTimeoutSec"`
 	// Region is the fallback region when neither payload nor topic has one.
 	Region string `koanf:"region"`
@@ -242,21 +243,13 @@ func (s *SourceConfig) TLS() bool {
 	return false
 }
 
-// Retention defaults, in days, with CoreScope's meanings.
+// Retention defaults, in days, with CoreScope's meanings. The others
+// (nodeDays, observerDays, metricsDays) are jobs/maintenance's.
 const (
-	// DefaultNodeDays moves nodes not seen for 7 days to inactive_nodes;
-	// 0 means this default.
-	DefaultNodeDays = 7
-	// DefaultObserverDays marks observers not seen for 14 days inactive;
-	// 0 means this default and -1 keeps them forever.
-	DefaultObserverDays = 14
-	// DefaultMetricsDays prunes observer_metrics and dropped_packets after
-	// 30 days; 0 means this default.
-	DefaultMetricsDays = 30
 	// DefaultPacketDays of 0 keeps transmissions forever.
 	DefaultPacketDays = 0
-	// KeepForever is the observerDays value that disables the job.
-	KeepForever = -1
+	// DefaultClientRxDays of 0 keeps client RX coverage rows forever.
+	DefaultClientRxDays = 0
 )
 
 // RetentionConfig is CoreScope's retention section. Each value is the
@@ -280,19 +273,11 @@ type RetentionConfig struct {
 	ClientRxDays int `koanf:"clientRxDays"`
 }
 
-// Defaults of CoreScope HEAD's keys.
-const (
-	// DefaultNeighborEdgesMaxAgeDays is the age in days after which
-	// neighbor_edges rows are deleted; 0 means this default.
-	DefaultNeighborEdgesMaxAgeDays = 5
-	// DefaultClientRxDays of 0 keeps client RX coverage rows forever.
-	DefaultClientRxDays = 0
-	// DefaultMaxMemoryMB is the Go runtime's soft memory limit in MiB
-	// unless GOMEMLIMIT is set: the garbage collector works harder, rather
-	// than the heap growing, while a burst fills the ingest queue (a small
-	// VM or a Raspberry Pi). 0 means this default.
-	DefaultMaxMemoryMB = 128
-)
+// DefaultMaxMemoryMB is the Go runtime's soft memory limit in MiB unless
+// GOMEMLIMIT is set: the garbage collector works harder, rather than the heap
+// growing, while a burst fills the ingest queue (a small VM or a Raspberry
+// Pi). 0 means this default. CoreScope HEAD's runtime.maxMemoryMB.
+const DefaultMaxMemoryMB = 128
 
 // RuntimeConfig is CoreScope HEAD's runtime section.
 type RuntimeConfig struct {
@@ -308,16 +293,13 @@ type ClientRxCoverageConfig struct {
 	Enabled bool `koanf:"enabled"`
 }
 
-// DefaultIncrementalVacuumPages is the number of free pages returned to the
-// OS per vacuum run; 0 means this default.
-const DefaultIncrementalVacuumPages = 1024
-
 // DBConfig is CoreScope's db section: the defaults of the vacuum job.
 type DBConfig struct {
 	// VacuumOnStartup runs one full VACUUM before ingest starts, to switch
 	// an old file to incremental auto-vacuum (default false).
 	VacuumOnStartup bool `koanf:"vacuumOnStartup"`
-	// IncrementalVacuumPages is the pages freed per vacuum run (default 1024).
+	// IncrementalVacuumPages is the pages freed per vacuum run (default
+	// maintenance.DefaultVacuumPages, 1024).
 	IncrementalVacuumPages int `koanf:"incrementalVacuumPages"`
 	// Load is CoreScope's server startup loading; accepted and ignored.
 	Load DBLoadConfig `koanf:"load"`
@@ -331,14 +313,11 @@ type DBLoadConfig struct {
 	ChunkSize int `koanf:"chunkSize"`
 }
 
-// DefaultSampleIntervalSec is the observer_metrics bucket in seconds; the
-// server must use the same value.
-const DefaultSampleIntervalSec = 300
-
 // MetricsConfig is CoreScope's metrics section.
 type MetricsConfig struct {
-	// SampleIntervalSec is the observer_metrics bucket in seconds
-	// (0 means 300).
+	// SampleIntervalSec is the observer_metrics bucket in seconds; the
+	// server must use the same value (0 means
+	// uplink.DefaultMetricsIntervalSec, 300).
 	SampleIntervalSec int `koanf:"sampleIntervalSec"`
 }
 
@@ -368,28 +347,8 @@ type ForeignAdvertsConfig struct {
 	Mode string `koanf:"mode"`
 }
 
-// Job names, as used under jobs: in the config and in metrics labels.
-const (
-	JobStaleNodes     = "staleNodes"
-	JobStaleObservers = "staleObservers"
-	JobPruneMetrics   = "pruneMetrics"
-	JobPrunePackets   = "prunePackets"
-	JobVacuum         = "vacuum"
-	JobWALCheckpoint  = "walCheckpoint"
-	// The server's file queues (head.md §2.10, §2.12).
-	JobMultibyteSnapshot = "multibyteSnapshot"
-	JobPruneRequests     = "pruneRequests"
-	// Client RX coverage retention (head.md §2.16).
-	JobPruneClientReceptions = "pruneClientReceptions"
-	// The neighbour graph (head.md §2.8, §2.9).
-	JobNeighborEdges      = "neighborEdges"
-	JobPruneNeighborEdges = "pruneNeighborEdges"
-	// Data lifecycle.
-	JobBackup    = maintenance.NameBackup
-	JobReprocess = maintenance.NameReprocess
-)
-
-// Job defaults.
+// Job defaults; the chunking and the history kept are jobs/maintenance's
+// and jobs' defaults. Job names are maintenance.Name*.
 const (
 	// DefaultJobTimeout bounds one run of a maintenance job.
 	DefaultJobTimeout = 10 * time.Minute
@@ -398,13 +357,6 @@ const (
 	DefaultPrunePacketsTimeout = 30 * time.Minute
 	// DefaultWALCheckpointTimeout bounds one WAL checkpoint.
 	DefaultWALCheckpointTimeout = time.Minute
-	// DefaultChunkRows is the rows deleted per chunk transaction.
-	DefaultChunkRows = 5000
-	// DefaultChunkBudget is the longest a chunk may hold the write lock
-	// before the job yields to ingest.
-	DefaultChunkBudget = 100 * time.Millisecond
-	// DefaultHistoryPerJob is the number of runs kept per job for /jobs.
-	DefaultHistoryPerJob = 50
 )
 
 // JobConfig configures one maintenance job. Days, Pages and OnStartup are
@@ -501,31 +453,31 @@ type NamedJob struct {
 // List returns every job with its name, in a fixed order.
 func (j *JobsConfig) List() []NamedJob {
 	return []NamedJob{
-		{JobStaleNodes, &j.StaleNodes},
-		{JobStaleObservers, &j.StaleObservers},
-		{JobPruneMetrics, &j.PruneMetrics},
-		{JobPrunePackets, &j.PrunePackets},
-		{JobVacuum, &j.Vacuum},
-		{JobWALCheckpoint, &j.WALCheckpoint},
-		{JobMultibyteSnapshot, &j.MultibyteSnapshot},
-		{JobPruneRequests, &j.PruneRequests},
-		{JobPruneClientReceptions, &j.PruneClientReceptions},
-		{JobNeighborEdges, &j.NeighborEdges},
-		{JobPruneNeighborEdges, &j.PruneNeighborEdges},
-		{JobBackup, &j.Backup},
-		{JobReprocess, &j.Reprocess},
+		{maintenance.NameStaleNodes, &j.StaleNodes},
+		{maintenance.NameStaleObservers, &j.StaleObservers},
+		{maintenance.NamePruneMetrics, &j.PruneMetrics},
+		{maintenance.NamePrunePackets, &j.PrunePackets},
+		{maintenance.NameVacuum, &j.Vacuum},
+		{maintenance.NameWALCheckpoint, &j.WALCheckpoint},
+		{maintenance.NameMultibyteSnapshot, &j.MultibyteSnapshot},
+		{maintenance.NamePruneRequests, &j.PruneRequests},
+		{maintenance.NamePruneClientReceptions, &j.PruneClientReceptions},
+		{maintenance.NameNeighborEdges, &j.NeighborEdges},
+		{maintenance.NamePruneNeighborEdges, &j.PruneNeighborEdges},
+		{maintenance.NameBackup, &j.Backup},
+		{maintenance.NameReprocess, &j.Reprocess},
 	}
 }
 
 // jobOptions lists, for each job-specific option, the jobs it belongs to.
 var jobOptions = map[string][]string{
-	"days":             {JobStaleNodes, JobStaleObservers, JobPruneMetrics, JobPrunePackets, JobPruneNeighborEdges, JobPruneClientReceptions},
-	"pages":            {JobVacuum},
-	"onStartup":        {JobVacuum},
-	"dir":              {JobBackup},
-	"keep":             {JobBackup},
-	"compress":         {JobBackup},
-	"onDecoderUpgrade": {JobReprocess},
+	"days":             {maintenance.NameStaleNodes, maintenance.NameStaleObservers, maintenance.NamePruneMetrics, maintenance.NamePrunePackets, maintenance.NamePruneNeighborEdges, maintenance.NamePruneClientReceptions},
+	"pages":            {maintenance.NameVacuum},
+	"onStartup":        {maintenance.NameVacuum},
+	"dir":              {maintenance.NameBackup},
+	"keep":             {maintenance.NameBackup},
+	"compress":         {maintenance.NameBackup},
+	"onDecoderUpgrade": {maintenance.NameReprocess},
 }
 
 // jobHasOption reports whether option (a koanf key of JobConfig) applies to job.
@@ -559,63 +511,47 @@ type HTTPConfig struct {
 	Pprof bool `koanf:"pprof"`
 }
 
-// Stats file defaults.
-const (
-	// DefaultStatsFile is CoreScope's stats path (env CORESCOPE_INGESTOR_STATS).
-	DefaultStatsFile = "/tmp/corescope-ingestor-stats.json"
-	// DefaultStatsInterval is the stats file write period.
-	DefaultStatsInterval = time.Second
-)
-
 // StatsConfig configures CoreScope's per-second stats file.
 type StatsConfig struct {
-	// File is the stats path; "" disables it.
+	// File is the stats path; "" disables it (default
+	// statsfile.DefaultPath; env CORESCOPE_INGESTOR_STATS).
 	File string `koanf:"file"`
-	// Interval is the write period (default 1s). Ours.
+	// Interval is the write period (default statsfile.DefaultInterval,
+	// 1s). Ours.
 	Interval time.Duration `koanf:"interval"`
 }
 
-// Ingest defaults.
-const (
-	// DefaultQueueSize is the messages buffered between MQTT and the writer.
-	// 200000 absorbs a 50k msg/s burst of several seconds without making the
-	// broker drop QoS 0 messages; memory is used only while it fills.
-	DefaultQueueSize = 200000
-	// DefaultBatchSize is the records per transaction.
-	DefaultBatchSize = 1000
-	// DefaultBatchDelay is the longest a record waits before its batch commits.
-	DefaultBatchDelay = 100 * time.Millisecond
-	// DefaultShutdownTimeout bounds the whole shutdown.
-	DefaultShutdownTimeout = 15 * time.Second
-	// DefaultMaxMessageBytes is the largest MQTT payload accepted, in bytes.
-	DefaultMaxMessageBytes = 65536
-	// DefaultQueueMaxBytes bounds the queue's memory (payload, topic and a
-	// fixed 256-byte overhead per message), in bytes: with the queue, the
-	// batches and the runtime, the default config stays under 200 MiB RSS.
-	DefaultQueueMaxBytes = 64 << 20
-	// DefaultSpoolMaxBytes bounds the on-disk spool, in bytes.
-	DefaultSpoolMaxBytes = 1 << 30
-)
-
-// IngestConfig tunes the streaming pipeline. Ours.
+// IngestConfig tunes the streaming pipeline; its defaults are the owning
+// packages' (etl, jobs, etl/transform, etl/spool). Ours.
 type IngestConfig struct {
-	// QueueSize is the messages buffered between MQTT and the writer.
+	// QueueSize is the messages buffered between MQTT and the writer
+	// (default etl.DefaultQueueSize, 200000: it absorbs a 50k msg/s burst
+	// of several seconds without making the broker drop QoS 0 messages;
+	// memory is used only while it fills).
 	QueueSize int `koanf:"queueSize"`
-	// BatchSize is the records per transaction.
+	// BatchSize is the records per transaction (default
+	// etl.DefaultBatchSize, 1000).
 	BatchSize int `koanf:"batchSize"`
-	// BatchDelay is the longest a record waits before its batch commits.
+	// BatchDelay is the longest a record waits before its batch commits
+	// (default etl.DefaultBatchDelay, 100ms).
 	BatchDelay time.Duration `koanf:"batchDelay"`
-	// ShutdownTimeout bounds the whole shutdown.
+	// ShutdownTimeout bounds the whole shutdown (default
+	// jobs.DefaultShutdownTimeout, 15s).
 	ShutdownTimeout time.Duration `koanf:"shutdownTimeout"`
-	// MaxMessageBytes is the largest MQTT payload accepted, in bytes.
+	// MaxMessageBytes is the largest MQTT payload accepted, in bytes
+	// (default transform.DefaultMaxMessageBytes, 65536).
 	MaxMessageBytes int `koanf:"maxMessageBytes"`
 	// QueueMaxBytes bounds the queue by bytes as QueueSize does by
-	// messages; what does not fit goes to the spool.
+	// messages (payload, topic and a fixed 256-byte overhead per message;
+	// default etl.DefaultQueueBytes, 64 MiB: with the queue, the batches
+	// and the runtime, the default config stays under 200 MiB RSS); what
+	// does not fit goes to the spool.
 	QueueMaxBytes int64 `koanf:"queueMaxBytes"`
 	// SpoolDir is the on-disk spool's directory; "" = <dbPath>.spool.
 	SpoolDir string `koanf:"spoolDir"`
-	// SpoolMaxBytes bounds the spool on disk, in bytes; beyond it messages
-	// are dropped and counted.
+	// SpoolMaxBytes bounds the spool on disk, in bytes (default
+	// spool.DefaultMaxBytes, 1 GiB); beyond it messages are dropped and
+	// counted.
 	SpoolMaxBytes int64 `koanf:"spoolMaxBytes"`
 	// Capture tees every received message into rotated JSON Lines files
 	// (off unless dir is set), for `corescope-ingestor import`.
@@ -700,24 +636,24 @@ func defaultConfig() *Config {
 			Schedule:    schedule,
 			Enabled:     true,
 			Timeout:     timeout,
-			ChunkRows:   DefaultChunkRows,
-			ChunkBudget: DefaultChunkBudget,
+			ChunkRows:   maintenance.DefaultChunkRows,
+			ChunkBudget: maintenance.DefaultChunkBudget,
 		}
 	}
 	return &Config{
 		DBPath: DefaultDBPath,
 		Retention: RetentionConfig{
-			NodeDays:     DefaultNodeDays,
-			ObserverDays: DefaultObserverDays,
-			MetricsDays:  DefaultMetricsDays,
+			NodeDays:     maintenance.DefaultNodeDays,
+			ObserverDays: maintenance.DefaultObserverDays,
+			MetricsDays:  maintenance.DefaultMetricsDays,
 			PacketDays:   DefaultPacketDays,
 			ClientRxDays: DefaultClientRxDays,
 		},
-		NeighborEdgesMaxAgeDays: DefaultNeighborEdgesMaxAgeDays,
-		IngestBufferSize:        DefaultQueueSize,
+		NeighborEdgesMaxAgeDays: maintenance.DefaultNeighborEdgesMaxAgeDays,
+		IngestBufferSize:        etl.DefaultQueueSize,
 		Runtime:                 RuntimeConfig{MaxMemoryMB: DefaultMaxMemoryMB},
-		DB:                      DBConfig{IncrementalVacuumPages: DefaultIncrementalVacuumPages},
-		Metrics:                 MetricsConfig{SampleIntervalSec: DefaultSampleIntervalSec},
+		DB:                      DBConfig{IncrementalVacuumPages: maintenance.DefaultVacuumPages},
+		Metrics:                 MetricsConfig{SampleIntervalSec: uplink.DefaultMetricsIntervalSec},
 		ForeignAdverts:          ForeignAdvertsConfig{Mode: DefaultForeignAdvertsMode},
 		ValidateSignatures:      true,
 		LogLevel:                DefaultLogLevel,
@@ -736,18 +672,18 @@ func defaultConfig() *Config {
 			PruneNeighborEdges:    job("@daily", DefaultJobTimeout),
 			Backup:                backupJob(job("@daily", DefaultPrunePacketsTimeout)),
 			Reprocess:             job("", DefaultPrunePacketsTimeout),
-			HistoryPerJob:         DefaultHistoryPerJob,
+			HistoryPerJob:         jobs.DefaultHistoryPerJob,
 		},
 		HTTP:  HTTPConfig{Listen: DefaultHTTPListen},
-		Stats: StatsConfig{File: DefaultStatsFile, Interval: DefaultStatsInterval},
+		Stats: StatsConfig{File: statsfile.DefaultPath, Interval: statsfile.DefaultInterval},
 		Ingest: IngestConfig{
-			QueueSize:       DefaultQueueSize,
-			BatchSize:       DefaultBatchSize,
-			BatchDelay:      DefaultBatchDelay,
-			ShutdownTimeout: DefaultShutdownTimeout,
-			MaxMessageBytes: DefaultMaxMessageBytes,
-			QueueMaxBytes:   DefaultQueueMaxBytes,
-			SpoolMaxBytes:   DefaultSpoolMaxBytes,
+			QueueSize:       etl.DefaultQueueSize,
+			BatchSize:       etl.DefaultBatchSize,
+			BatchDelay:      etl.DefaultBatchDelay,
+			ShutdownTimeout: jobs.DefaultShutdownTimeout,
+			MaxMessageBytes: transform.DefaultMaxMessageBytes,
+			QueueMaxBytes:   etl.DefaultQueueBytes,
+			SpoolMaxBytes:   spool.DefaultMaxBytes,
 			Capture:         CaptureConfig{Compress: true},
 		},
 	}

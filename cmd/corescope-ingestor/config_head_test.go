@@ -8,6 +8,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/corescope/etl/etl"
+	"github.com/corescope/etl/jobs/maintenance"
 )
 
 // headExampleConfig is CoreScope HEAD's (a06ac8ac) own config.example.json.
@@ -21,14 +24,14 @@ func TestLoadConfigCoreScopeHEADExample(t *testing.T) {
 	if want := []string{"#belgium", "#eu"}; !reflect.DeepEqual(c.HashRegions, want) {
 		t.Errorf("hashRegions = %q, want %q", c.HashRegions, want)
 	}
-	if c.Retention.ClientRxDays != 30 || c.NeighborEdgesMaxAgeDays != DefaultNeighborEdgesMaxAgeDays {
+	if c.Retention.ClientRxDays != 30 || c.NeighborEdgesMaxAgeDays != maintenance.DefaultNeighborEdgesMaxAgeDays {
 		t.Errorf("retention.clientRxDays = %d, neighborEdgesMaxAgeDays = %d", c.Retention.ClientRxDays, c.NeighborEdgesMaxAgeDays)
 	}
 	// They are the defaults of their jobs' days, like the other retention keys.
 	if j := c.Jobs.PruneClientReceptions; j.Days != 30 || !j.Enabled {
 		t.Errorf("pruneClientReceptions = %+v, want days 30 enabled", j)
 	}
-	if j := c.Jobs.PruneNeighborEdges; j.Days != DefaultNeighborEdgesMaxAgeDays || !j.Enabled {
+	if j := c.Jobs.PruneNeighborEdges; j.Days != maintenance.DefaultNeighborEdgesMaxAgeDays || !j.Enabled {
 		t.Errorf("pruneNeighborEdges = %+v, want days 5 enabled", j)
 	}
 	if c.IngestBufferSize != 50000 || c.Ingest.QueueSize != 50000 {
@@ -109,13 +112,13 @@ func TestLoadConfigHEADKeyValues(t *testing.T) {
 	if want := []string{"#eu", "belgium"}; !reflect.DeepEqual(c.HashRegions, want) {
 		t.Errorf("hashRegions = %q, want %q", c.HashRegions, want)
 	}
-	if c.Ingest.QueueSize != DefaultQueueSize || c.IngestBufferSize != DefaultQueueSize {
+	if c.Ingest.QueueSize != etl.DefaultQueueSize || c.IngestBufferSize != etl.DefaultQueueSize {
 		t.Errorf("a negative ingestBufferSize changed the queue: %d / %d", c.Ingest.QueueSize, c.IngestBufferSize)
 	}
-	if c.NeighborEdgesMaxAgeDays != DefaultNeighborEdgesMaxAgeDays || c.Retention.ClientRxDays != 0 || !c.ClientRxCoverage.Enabled {
+	if c.NeighborEdgesMaxAgeDays != maintenance.DefaultNeighborEdgesMaxAgeDays || c.Retention.ClientRxDays != 0 || !c.ClientRxCoverage.Enabled {
 		t.Errorf("config = %+v", c)
 	}
-	if c.Jobs.PruneNeighborEdges.Days != DefaultNeighborEdgesMaxAgeDays || c.Jobs.PruneClientReceptions.Enabled {
+	if c.Jobs.PruneNeighborEdges.Days != maintenance.DefaultNeighborEdgesMaxAgeDays || c.Jobs.PruneClientReceptions.Enabled {
 		t.Errorf("jobs = %+v", c.Jobs)
 	}
 	noEnv := func(string) (string, bool) { return "", false }

@@ -13,8 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/corescope/etl/etl"
 	"github.com/corescope/etl/etl/meshcore"
 	"github.com/corescope/etl/etl/mqtt"
+	"github.com/corescope/etl/etl/statsfile"
+	"github.com/corescope/etl/jobs/maintenance"
 )
 
 // writeConfig writes content to name in a new temporary directory and
@@ -127,18 +130,18 @@ hashChannels: "#a,#b"
 		s := c.MQTTSources[0]
 		if len(c.MQTTSources) != 1 || s.Name != "eu" || s.QoS != 0 || s.ClientID != "fixed-id" ||
 			s.CleanSession || s.StallAfter != 90*time.Second || s.KeepAlive != time.Minute ||
-			s.ConnectTimeoutSec != DefaultConnectTimeoutSec || s.PahoBroker() != "ssl://broker.example.org:8883" {
+			s.ConnectTimeoutSec != mqtt.DefaultConnectTimeoutSec || s.PahoBroker() != "ssl://broker.example.org:8883" {
 			t.Errorf("%s: source = %+v", name, s)
 		}
 		j := c.Jobs.PrunePackets
 		if !j.Enabled || j.Days != 45 || c.Retention.PacketDays != 45 || j.ChunkRows != 100 ||
-			j.ChunkBudget != DefaultChunkBudget || j.Timeout != DefaultPrunePacketsTimeout {
+			j.ChunkBudget != maintenance.DefaultChunkBudget || j.Timeout != DefaultPrunePacketsTimeout {
 			t.Errorf("%s: prunePackets = %+v", name, j)
 		}
-		if c.Jobs.StaleObservers.Enabled || c.Jobs.StaleObservers.Days != KeepForever {
+		if c.Jobs.StaleObservers.Enabled || c.Jobs.StaleObservers.Days != maintenance.KeepObserversForever {
 			t.Errorf("%s: staleObservers = %+v, want disabled with days -1", name, c.Jobs.StaleObservers)
 		}
-		if c.HTTP.Listen != "" || c.Ingest.BatchDelay != 250*time.Millisecond || c.Ingest.BatchSize != DefaultBatchSize ||
+		if c.HTTP.Listen != "" || c.Ingest.BatchDelay != 250*time.Millisecond || c.Ingest.BatchSize != etl.DefaultBatchSize ||
 			c.Jobs.HistoryPerJob != 10 || !reflect.DeepEqual(c.HashChannels, []string{"#a", "#b"}) {
 			t.Errorf("%s: config = %+v", name, c)
 		}
@@ -221,9 +224,9 @@ func TestLoadConfigZeroConfig(t *testing.T) {
 	if !strings.Contains(logs.String(), "no MQTT sources configured") {
 		t.Errorf("missing default-source log line in:\n%s", logs.String())
 	}
-	if c.DBPath != DefaultDBPath || c.HTTP.Listen != DefaultHTTPListen || c.Stats.File != DefaultStatsFile ||
-		c.Jobs.PrunePackets.Enabled || !c.Jobs.StaleNodes.Enabled || c.Jobs.StaleNodes.Days != DefaultNodeDays ||
-		c.Jobs.Vacuum.Pages != DefaultIncrementalVacuumPages || c.Jobs.Vacuum.Schedule != "" || !c.ValidateSignatures {
+	if c.DBPath != DefaultDBPath || c.HTTP.Listen != DefaultHTTPListen || c.Stats.File != statsfile.DefaultPath ||
+		c.Jobs.PrunePackets.Enabled || !c.Jobs.StaleNodes.Enabled || c.Jobs.StaleNodes.Days != maintenance.DefaultNodeDays ||
+		c.Jobs.Vacuum.Pages != maintenance.DefaultVacuumPages || c.Jobs.Vacuum.Schedule != "" || !c.ValidateSignatures {
 		t.Errorf("defaults = %+v", c)
 	}
 	s := c.MQTTSources[0]
@@ -429,8 +432,8 @@ func TestLoadConfigLegacyAndJobOptions(t *testing.T) {
 	}{
 		{"legacy only", `{"retention": {"nodeDays": 3, "metricsDays": 0}, "db": {"incrementalVacuumPages": 99, "vacuumOnStartup": true}}`,
 			func(t *testing.T, c *Config) {
-				if c.Jobs.StaleNodes.Days != 3 || c.Jobs.PruneMetrics.Days != DefaultMetricsDays ||
-					c.Jobs.Vacuum.Pages != 99 || !c.Jobs.Vacuum.OnStartup || c.Retention.MetricsDays != DefaultMetricsDays {
+				if c.Jobs.StaleNodes.Days != 3 || c.Jobs.PruneMetrics.Days != maintenance.DefaultMetricsDays ||
+					c.Jobs.Vacuum.Pages != 99 || !c.Jobs.Vacuum.OnStartup || c.Retention.MetricsDays != maintenance.DefaultMetricsDays {
 					t.Errorf("jobs = %+v", c.Jobs)
 				}
 			}},

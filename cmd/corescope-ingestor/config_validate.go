@@ -15,6 +15,7 @@ import (
 
 	"github.com/corescope/etl/etl/broker"
 	"github.com/corescope/etl/etl/mqtt"
+	"github.com/corescope/etl/etl/uplink"
 	corejobs "github.com/corescope/etl/jobs"
 	"github.com/corescope/etl/jobs/maintenance"
 )
@@ -32,9 +33,9 @@ func (c *Config) normalize(path string, set map[string]bool, p *problems, log *s
 	c.normalizeSources(p, log)
 	c.normalizeJobs(isSet, p)
 	if c.Metrics.SampleIntervalSec < 0 {
-		p.addf("metrics.sampleIntervalSec", "must be ≥ 0 seconds (0 means the default, %d), got %d", DefaultSampleIntervalSec, c.Metrics.SampleIntervalSec)
+		p.addf("metrics.sampleIntervalSec", "must be ≥ 0 seconds (0 means the default, %d), got %d", uplink.DefaultMetricsIntervalSec, c.Metrics.SampleIntervalSec)
 	} else if c.Metrics.SampleIntervalSec == 0 {
-		c.Metrics.SampleIntervalSec = DefaultSampleIntervalSec
+		c.Metrics.SampleIntervalSec = uplink.DefaultMetricsIntervalSec
 	}
 	if c.ChannelKeysPath == "" {
 		c.ChannelKeysPath = filepath.Join(filepath.Dir(path), DefaultChannelKeysFile)
@@ -204,9 +205,9 @@ func (c *Config) normalizeSources(p *problems, log *slog.Logger) {
 		}
 		switch {
 		case s.ConnectTimeoutSec < 0:
-			p.addf(key+".connectTimeoutSec", "must be ≥ 0 seconds (0 means the default, %d), got %d", DefaultConnectTimeoutSec, s.ConnectTimeoutSec)
+			p.addf(key+".connectTimeoutSec", "must be ≥ 0 seconds (0 means the default, %d), got %d", mqtt.DefaultConnectTimeoutSec, s.ConnectTimeoutSec)
 		case s.ConnectTimeoutSec == 0:
-			s.ConnectTimeoutSec = DefaultConnectTimeoutSec
+			s.ConnectTimeoutSec = mqtt.DefaultConnectTimeoutSec
 		}
 		if s.QoS < 0 || s.QoS > 2 {
 			p.addf(key+".qos", "must be 0, 1 or 2, got %d", s.QoS)
@@ -302,13 +303,13 @@ type daysRule struct {
 func (c *Config) normalizeJobs(isSet func(string) bool, p *problems) {
 	jobs := &c.Jobs
 	rules := []daysRule{
-		{JobStaleNodes, "retention.nodeDays", &c.Retention.NodeDays, DefaultNodeDays, false, 0, ""},
-		{JobStaleObservers, "retention.observerDays", &c.Retention.ObserverDays, DefaultObserverDays, true, KeepForever, "keep observers forever"},
-		{JobPruneMetrics, "retention.metricsDays", &c.Retention.MetricsDays, DefaultMetricsDays, false, 0, ""},
-		{JobPrunePackets, "retention.packetDays", &c.Retention.PacketDays, DefaultPacketDays, true, 0, "keep packets forever"},
+		{maintenance.NameStaleNodes, "retention.nodeDays", &c.Retention.NodeDays, maintenance.DefaultNodeDays, false, 0, ""},
+		{maintenance.NameStaleObservers, "retention.observerDays", &c.Retention.ObserverDays, maintenance.DefaultObserverDays, true, maintenance.KeepObserversForever, "keep observers forever"},
+		{maintenance.NamePruneMetrics, "retention.metricsDays", &c.Retention.MetricsDays, maintenance.DefaultMetricsDays, false, 0, ""},
+		{maintenance.NamePrunePackets, "retention.packetDays", &c.Retention.PacketDays, DefaultPacketDays, true, 0, "keep packets forever"},
 		// CoreScope HEAD's keys.
-		{JobPruneClientReceptions, "retention.clientRxDays", &c.Retention.ClientRxDays, DefaultClientRxDays, true, 0, "keep client RX coverage rows forever"},
-		{JobPruneNeighborEdges, "neighborEdgesMaxAgeDays", &c.NeighborEdgesMaxAgeDays, DefaultNeighborEdgesMaxAgeDays, false, 0, ""},
+		{maintenance.NamePruneClientReceptions, "retention.clientRxDays", &c.Retention.ClientRxDays, DefaultClientRxDays, true, 0, "keep client RX coverage rows forever"},
+		{maintenance.NamePruneNeighborEdges, "neighborEdgesMaxAgeDays", &c.NeighborEdgesMaxAgeDays, maintenance.DefaultNeighborEdgesMaxAgeDays, false, 0, ""},
 	}
 	byName := map[string]*JobConfig{}
 	for _, j := range jobs.List() {
@@ -364,9 +365,9 @@ func (c *Config) normalizeJobs(isSet func(string) bool, p *problems) {
 		}
 		j.Schedule = strings.TrimSpace(j.Schedule)
 		switch {
-		case j.Schedule == "" && j.Name == JobVacuum:
+		case j.Schedule == "" && j.Name == maintenance.NameVacuum:
 			// Runs only chained after a prune job that deleted rows.
-		case j.Schedule == "" && j.Name == JobReprocess:
+		case j.Schedule == "" && j.Name == maintenance.NameReprocess:
 			// Runs on demand (and after a decoder upgrade, if asked).
 		case j.Schedule == "":
 			p.addf(key+".schedule", "required (a cron spec or a descriptor such as @daily; set enabled: false to turn the job off)")
@@ -429,10 +430,10 @@ func (r daysRule) days(p *problems, key string, v int) (int, bool) {
 func vacuumPages(p *problems, key string, v int) (int, bool) {
 	switch {
 	case v < 0:
-		p.addf(key, "must be ≥ 0 pages (0 means the default, %d), got %d", DefaultIncrementalVacuumPages, v)
-		return DefaultIncrementalVacuumPages, false
+		p.addf(key, "must be ≥ 0 pages (0 means the default, %d), got %d", maintenance.DefaultVacuumPages, v)
+		return maintenance.DefaultVacuumPages, false
 	case v == 0:
-		return DefaultIncrementalVacuumPages, true
+		return maintenance.DefaultVacuumPages, true
 	}
 	return v, true
 }

@@ -23,12 +23,12 @@ import (
 
 func TestJobNamesMatchMaintenance(t *testing.T) {
 	for cfgName, name := range map[string]string{
-		JobStaleNodes:     maintenance.NameStaleNodes,
-		JobStaleObservers: maintenance.NameStaleObservers,
-		JobPruneMetrics:   maintenance.NamePruneMetrics,
-		JobPrunePackets:   maintenance.NamePrunePackets,
-		JobVacuum:         maintenance.NameVacuum,
-		JobWALCheckpoint:  maintenance.NameWALCheckpoint,
+		maintenance.NameStaleNodes:     maintenance.NameStaleNodes,
+		maintenance.NameStaleObservers: maintenance.NameStaleObservers,
+		maintenance.NamePruneMetrics:   maintenance.NamePruneMetrics,
+		maintenance.NamePrunePackets:   maintenance.NamePrunePackets,
+		maintenance.NameVacuum:         maintenance.NameVacuum,
+		maintenance.NameWALCheckpoint:  maintenance.NameWALCheckpoint,
 	} {
 		if cfgName != name {
 			t.Errorf("config job %q, maintenance job %q", cfgName, name)
@@ -107,11 +107,11 @@ func TestBuildSchedulerRegistersEveryJob(t *testing.T) {
 			t.Errorf("%s: schedule %q enabled %v; config %q %v", j.Name, st.Schedule, st.Enabled, j.Schedule, j.Enabled)
 		}
 	}
-	if v := got[JobVacuum]; v.Schedule != "" || !v.Next.IsZero() {
+	if v := got[maintenance.NameVacuum]; v.Schedule != "" || !v.Next.IsZero() {
 		t.Errorf("vacuum is scheduled (%q); it runs chained only", v.Schedule)
 	}
-	for _, name := range []string{JobPrunePackets, JobPruneMetrics, JobStaleNodes} {
-		if then := got[name].Then; len(then) != 1 || then[0] != JobVacuum {
+	for _, name := range []string{maintenance.NamePrunePackets, maintenance.NamePruneMetrics, maintenance.NameStaleNodes} {
+		if then := got[name].Then; len(then) != 1 || then[0] != maintenance.NameVacuum {
 			t.Errorf("%s chains %v, want vacuum", name, then)
 		}
 	}
@@ -127,7 +127,7 @@ func TestBuildSchedulerRegistersEveryJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, j := range s2.Jobs() {
-		if j.Name == JobPrunePackets && (j.Enabled || !j.Next.IsZero()) {
+		if j.Name == maintenance.NamePrunePackets && (j.Enabled || !j.Next.IsZero()) {
 			t.Errorf("prunePackets with days 0: %+v", j)
 		}
 	}
@@ -268,7 +268,7 @@ func TestCmdJobsRunsLocallyWithoutDaemon(t *testing.T) {
 	if left != 0 {
 		t.Errorf("%d transmissions left after pruning the fixture's old packets", left)
 	}
-	for _, job := range []string{JobPrunePackets, JobVacuum} { // the vacuum is chained
+	for _, job := range []string{maintenance.NamePrunePackets, maintenance.NameVacuum} { // the vacuum is chained
 		runs, err := db.LastJobRuns(context.Background(), job, 5)
 		if err != nil || len(runs) != 1 || runs[0].Result != jobs.ResultSuccess {
 			t.Errorf("job_runs of %s after a local run = %+v, %v", job, runs, err)

@@ -33,12 +33,12 @@ func lifecycleJobSpecs(cfg *Config, db *sqlite.DB, log *slog.Logger) []jobs.Spec
 	}
 	return []jobs.Spec{
 		{
-			Name: JobBackup, Schedule: c.Backup.Schedule, Enabled: c.Backup.Enabled,
+			Name: maintenance.NameBackup, Schedule: c.Backup.Schedule, Enabled: c.Backup.Enabled,
 			Timeout: c.Backup.Timeout, Jitter: c.Backup.Jitter,
 			Job: &maintenance.Backup{DB: db, Dir: c.Backup.Dir, Keep: c.Backup.Keep, Compress: c.Backup.Compress},
 		},
 		{
-			Name: JobReprocess, Schedule: c.Reprocess.Schedule, Enabled: c.Reprocess.Enabled,
+			Name: maintenance.NameReprocess, Schedule: c.Reprocess.Schedule, Enabled: c.Reprocess.Enabled,
 			Timeout: c.Reprocess.Timeout, Jitter: c.Reprocess.Jitter, OnStart: c.Reprocess.OnDecoderUpgrade,
 			Job: rp,
 		},

@@ -55,7 +55,7 @@ func serverJobSpecs(cfg *Config, db *sqlite.DB, log *slog.Logger) []jobs.Spec {
 	c := &cfg.Jobs
 	var vacuum []string
 	if c.Vacuum.Enabled {
-		vacuum = []string{JobVacuum}
+		vacuum = []string{maintenance.NameVacuum}
 	}
 	return []jobs.Spec{
 		spec(maintenance.NameMultibyteSnapshot, c.MultibyteSnapshot, &maintenance.MultibyteSnapshot{

@@ -14,8 +14,8 @@ import (
 )
 
 func TestServerJobNamesMatchMaintenance(t *testing.T) {
-	if JobMultibyteSnapshot != maintenance.NameMultibyteSnapshot || JobPruneRequests != maintenance.NamePruneRequests {
-		t.Errorf("config names %q %q, maintenance names %q %q", JobMultibyteSnapshot, JobPruneRequests,
+	if maintenance.NameMultibyteSnapshot != maintenance.NameMultibyteSnapshot || maintenance.NamePruneRequests != maintenance.NamePruneRequests {
+		t.Errorf("config names %q %q, maintenance names %q %q", maintenance.NameMultibyteSnapshot, maintenance.NamePruneRequests,
 			maintenance.NameMultibyteSnapshot, maintenance.NamePruneRequests)
 	}
 }

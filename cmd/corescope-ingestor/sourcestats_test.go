@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/corescope/etl/etl/mqtt/mqtttest"
+	"github.com/corescope/etl/jobs/maintenance"
 )
 
 // headStatsKeys are the stats file's keys that today's CoreScope server
@@ -81,7 +82,7 @@ func TestOpsStatsFileServerPanels(t *testing.T) {
 		if err := json.Unmarshal(b, &s); err != nil {
 			t.Fatalf("stats file: %v\n%s", err, b)
 		}
-		_, job := s.WriterPerf[JobStaleNodes] // the first startup job, under its name
+		_, job := s.WriterPerf[maintenance.NameStaleNodes] // the first startup job, under its name
 		ing, ok := s.WriterPerf["mqtt_handler"]
 		return ok && job && ing.Count != nil && *ing.Count >= 1 && len(s.SourceStatuses) == 1 && s.SourceStatuses[0].PacketsTotal == 3 &&
 			s.SourceLiveness["s"].LastMessageUnix != 0

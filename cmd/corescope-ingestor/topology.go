@@ -48,10 +48,10 @@ func topologyJobSpecs(c *JobsConfig, db *sqlite.DB, topo *topology.Live) []jobs.
 		return maintenance.Chunking{Rows: j.ChunkRows, Budget: j.ChunkBudget}
 	}
 	return []jobs.Spec{
-		spec(JobNeighborEdges, c.NeighborEdges, &maintenance.NeighborEdges{
+		spec(maintenance.NameNeighborEdges, c.NeighborEdges, &maintenance.NeighborEdges{
 			Store: store, Topology: tp, Chunking: chunk(c.NeighborEdges),
 		}),
-		spec(JobPruneNeighborEdges, c.PruneNeighborEdges, &maintenance.PruneNeighborEdges{
+		spec(maintenance.NamePruneNeighborEdges, c.PruneNeighborEdges, &maintenance.PruneNeighborEdges{
 			Store: store, Days: c.PruneNeighborEdges.Days, Chunking: chunk(c.PruneNeighborEdges),
 		}),
 	}

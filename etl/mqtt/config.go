@@ -21,6 +21,12 @@ const (
 	DefaultMaxReconnectInterval = 30 * time.Second // cap of the reconnect backoff
 )
 
+// DefaultConnectTimeoutSec is CoreScope's connectTimeoutSec default, in
+// seconds: the daemon's ConnectTimeout of a source that does not set it.
+// It differs on purpose from DefaultConnectTimeout (paho's 10 s), which
+// the library keeps for its other users (Publisher, tests).
+const DefaultConnectTimeoutSec = 30
+
 // Config describes one MQTT source. Zero values take the defaults above.
 type Config struct {
 	// Name is the source name, used as the "source" log attribute and metric
