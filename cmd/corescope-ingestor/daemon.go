@@ -88,14 +88,15 @@ func cmdDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		log.Info("memory limit from the environment", "from", from)
 	}
 
+	// sqlite names its operations ("open database: …", "migrate: …").
 	db, err := sqlite.Open(ctx, cfg.DBPath, sqlite.Options{Logger: log.With("component", "db")})
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
 	applied, err := db.Migrate(sqlite.WithComponent(ctx, sqlite.ComponentOther))
 	if err != nil {
 		db.Close()
-		return fmt.Errorf("migrate: %w", err)
+		return err
 	}
 	if len(applied) > 0 {
 		log.Info("migrations applied", "count", len(applied), "names", applied)
@@ -129,9 +130,10 @@ func cmdDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		log.Error("close spool", "err", err)
 	}
 	if err := db.Close(); err != nil {
-		log.Error("close database", "err", err)
 		if runErr == nil {
-			runErr = fmt.Errorf("close database: %w", err)
+			runErr = err // "close database: …"
+		} else {
+			log.Error("close database", "err", err)
 		}
 	}
 	sum := d.pipe.Summary()
@@ -365,14 +367,16 @@ func (d *daemon) ingest(ctx context.Context) error {
 	stopPipe()         // sources stopped: drain and return
 	pipeErr := <-pipeDone
 	stopDrain()
+	// The scheduler names the stream ("stream ingest: …") and each source
+	// names itself ("mqtt source %q: …").
 	if srcErr != nil {
-		return fmt.Errorf("ingest: %w", srcErr)
+		return srcErr
 	}
 	if pipeErr != nil {
-		return fmt.Errorf("ingest: %w", pipeErr)
+		return pipeErr
 	}
 	if ctx.Err() == nil {
-		return errors.New("ingest: stopped unexpectedly")
+		return errors.New("stopped unexpectedly")
 	}
 	return nil
 }

@@ -37,9 +37,11 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		path = cfg.DBPath
 	}
 
+	// sqlite names its operations: "open database: …", "migrate: …",
+	// "close database: …".
 	db, err := sqlite.Open(ctx, path, sqlite.Options{Logger: log.With("component", "db")})
 	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return err
 	}
 	applied, err := db.Migrate(ctx)
 	for _, name := range applied {
@@ -49,7 +51,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return err
 	}
 	if len(applied) == 0 {
 		fmt.Fprintf(stdout, "%s is up to date\n", path)
