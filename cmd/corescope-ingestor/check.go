@@ -8,7 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -113,7 +113,7 @@ func yamlNode(v reflect.Value, job string) (*yaml.Node, error) {
 	case reflect.Map:
 		m := &yaml.Node{Kind: yaml.MappingNode}
 		keys := v.MapKeys()
-		sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
 		for _, k := range keys {
 			kn, _ := scalarNode(k.String())
 			val, err := yamlNode(v.MapIndex(k), "")

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -925,21 +925,15 @@ func fillSourceDefaults(ko *koanf.Koanf) {
 		if !ok {
 			continue
 		}
-		if !hasKeyFold(m, "qos") {
+		if !slices.ContainsFunc(slices.Collect(maps.Keys(m)), isQoS) {
 			m["qos"] = mqtt.DefaultQoS
 		}
 	}
 	_ = ko.Load(confmap.Provider(map[string]any{"mqttSources": list}, ""), nil)
 }
 
-func hasKeyFold(m map[string]any, key string) bool {
-	for k := range m {
-		if strings.EqualFold(k, key) {
-			return true
-		}
-	}
-	return false
-}
+// isQoS reports whether a source's key is qos, in any case.
+func isQoS(key string) bool { return strings.EqualFold(key, "qos") }
 
 // envMap turns an os.Environ-style list into a map; the first entry of a
 // name wins, as with os.Getenv.
@@ -1180,7 +1174,7 @@ var serverKeys = []string{
 // shared with CoreScope's server, so an unknown key is an error only when it
 // looks like a misspelling of one of our keys.
 func reportUnknownKeys(p *problems, unused []string, log *slog.Logger) {
-	sort.Strings(unused)
+	slices.Sort(unused)
 	seen := map[string]bool{}
 	for _, key := range unused {
 		if seen[key] {
@@ -1193,7 +1187,7 @@ func reportUnknownKeys(p *problems, unused []string, log *slog.Logger) {
 		}
 		known := knownKeys(parent)
 		if parent == "" {
-			if containsFold(serverKeys, last) {
+			if slices.ContainsFunc(serverKeys, func(k string) bool { return strings.EqualFold(k, last) }) {
 				continue
 			}
 			s := suggest(last, known)
@@ -1297,15 +1291,6 @@ func unknownKeys(raw any, t reflect.Type, path string) []string {
 		}
 	}
 	return out
-}
-
-func containsFold(list []string, s string) bool {
-	for _, e := range list {
-		if strings.EqualFold(e, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // suggest returns the candidate nearest to key by case-insensitive edit
@@ -1419,7 +1404,7 @@ func (c *Config) channelKeys(p *problems) (keys []meshcore.ChannelKey, dropped [
 				p.addf("channelKeysPath", "%s: want a JSON object of name to hex key%s", c.ChannelKeysPath, where)
 			}
 			var ks []meshcore.ChannelKey
-			for _, name := range sortedKeys(file) {
+			for _, name := range slices.Sorted(maps.Keys(file)) {
 				k, err := parseChannelKey(file[name])
 				if err != nil {
 					p.addf("channelKeysPath", "%s: key of %q: %v", c.ChannelKeysPath, name, err)
@@ -1442,7 +1427,7 @@ func (c *Config) channelKeys(p *problems) (keys []meshcore.ChannelKey, dropped [
 	}
 	layer(ks)
 	ks = nil
-	for _, name := range sortedKeys(c.ChannelKeysHex) {
+	for _, name := range slices.Sorted(maps.Keys(c.ChannelKeysHex)) {
 		if strings.HasPrefix(name, "_comment") {
 			continue
 		}
@@ -1458,7 +1443,7 @@ func (c *Config) channelKeys(p *problems) (keys []meshcore.ChannelKey, dropped [
 	for name, k := range merged {
 		keys = append(keys, meshcore.ChannelKey{Name: name, Key: k})
 	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].Name < keys[j].Name })
+	slices.SortFunc(keys, func(a, b meshcore.ChannelKey) int { return strings.Compare(a.Name, b.Name) })
 	return keys, dropped
 }
 
@@ -1468,26 +1453,12 @@ func parseChannelKey(s string) ([16]byte, error) {
 	return meshcore.ParseKeyHex(strings.TrimSpace(s))
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// SlogLevel returns LogLevel as a slog level (info when unset).
+// SlogLevel returns LogLevel as a slog level (info when unset; normalize
+// accepts only debug, info, warn and error).
 func (c *Config) SlogLevel() slog.Level {
-	switch c.LogLevel {
-	case "debug":
-		return slog.LevelDebug
-	case "warn":
-		return slog.LevelWarn
-	case "error":
-		return slog.LevelError
-	}
-	return slog.LevelInfo
+	var l slog.Level // info
+	_ = l.UnmarshalText([]byte(c.LogLevel))
+	return l
 }
 
 // redactedValue replaces a secret in printed configs.

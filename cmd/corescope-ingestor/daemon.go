@@ -535,7 +535,10 @@ func (d *daemon) logSummary(msg string) {
 	)
 }
 
-// buildInfo exports corescope_build_info.
+// buildInfo exports corescope_build_info{version,goversion}, which the
+// dashboards read. collectors.NewBuildInfoCollector is not a replacement: it
+// exports go_build_info{path,version,checksum}, with the module version
+// ("(devel)" for a local build) rather than main.version.
 func buildInfo() prometheus.Collector {
 	goVersion := "unknown"
 	if bi, ok := debug.ReadBuildInfo(); ok {

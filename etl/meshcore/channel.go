@@ -10,7 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -189,11 +189,14 @@ func NewKeyring(keys []ChannelKey) *Keyring {
 		byName[k.Name] = len(uniq)
 		uniq = append(uniq, k)
 	}
-	sort.Slice(uniq, func(i, j int) bool {
-		if uniq[i].Builtin != uniq[j].Builtin {
-			return !uniq[i].Builtin
+	slices.SortFunc(uniq, func(a, b ChannelKey) int {
+		if a.Builtin != b.Builtin {
+			if a.Builtin {
+				return 1
+			}
+			return -1
 		}
-		return uniq[i].Name < uniq[j].Name
+		return strings.Compare(a.Name, b.Name)
 	})
 
 	kr := &Keyring{keys: make([]ringKey, len(uniq))}

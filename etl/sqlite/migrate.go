@@ -8,7 +8,7 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -56,7 +56,7 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 	if err != nil {
 		return nil, err
 	}
-	sort.Strings(files)
+	slices.Sort(files)
 	var out []migration
 	seen := map[string]bool{}
 	for i, f := range files {
