@@ -10,6 +10,7 @@ import (
 
 	"github.com/corescope/etl/etl"
 	"github.com/corescope/etl/etl/spool"
+	"github.com/corescope/etl/internal/waittest"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -73,19 +74,19 @@ func TestPipelineSpoolsWhileWriterStalls(t *testing.T) {
 	}
 	// Everything beyond the queue and the two batches is acknowledged
 	// once fsynced to the spool.
-	waitFor(t, "spooled messages acknowledged", func() bool { return acked.Load() >= n-10-2*5 })
+	waittest.Until(t, waittest.Timeout, "spooled messages acknowledged", func() bool { return acked.Load() >= n-10-2*5 })
 	close(sink.gate)
-	waitFor(t, "everything stored", func() bool { return sink.count() == n })
+	waittest.Until(t, waittest.Timeout, "everything stored", func() bool { return sink.count() == n })
 	got := sink.topics()
 	for i, topic := range got {
 		if want := fmt.Sprintf("m%03d", i); topic != want {
 			t.Fatalf("record %d is %s, want %s (order lost)", i, topic, want)
 		}
 	}
-	waitFor(t, "back to the queue", func() bool { return !p.Spooling() })
+	waittest.Until(t, waittest.Timeout, "back to the queue", func() bool { return !p.Spooling() })
 	// New messages go to the queue again.
 	enqueueNow(t, p, etl.Message{Topic: "after", Received: time.Now()})
-	waitFor(t, "the message after the replay", func() bool { return sink.count() == n+1 })
+	waittest.Until(t, waittest.Timeout, "the message after the replay", func() bool { return sink.count() == n+1 })
 	cancel()
 	<-done
 	if acked.Load() != n {
@@ -119,7 +120,7 @@ func TestPipelineDropsWhenSpoolFull(t *testing.T) {
 		t.Errorf("dropped metric does not say %d:\n%s", lost, gather(t, reg))
 	}
 	close(sink.gate)
-	waitFor(t, "what was kept is stored", func() bool { return uint64(sink.count())+lost == 200 })
+	waittest.Until(t, waittest.Timeout, "what was kept is stored", func() bool { return uint64(sink.count())+lost == 200 })
 	cancel()
 	<-done
 }
@@ -168,7 +169,7 @@ func TestPipelineQueueBoundedByBytes(t *testing.T) {
 		t.Errorf("queue holds %d messages of 10 KiB (spooling %t); want at most 10 and the rest spooled", p.QueueLen(), p.Spooling())
 	}
 	close(sink.gate)
-	waitFor(t, "everything stored", func() bool { return sink.count() == 100 })
+	waittest.Until(t, waittest.Timeout, "everything stored", func() bool { return sink.count() == 100 })
 	cancel()
 	<-done
 }
@@ -233,10 +234,7 @@ func TestPipelineSpoolsAtDrainDeadline(t *testing.T) {
 	done = make(chan error, 1)
 	go func() { done <- p.Run(ctx, context.Background()) }()
 	enqueueNow(t, p, etl.Message{Topic: "new", Received: time.Now()})
-	deadline := time.Now().Add(10 * time.Second)
-	for sink.count() < n+1 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	waittest.Until(t, waittest.Timeout, "the spool and the new message stored", func() bool { return sink.count() >= n+1 })
 	t.Logf("spool %+v spooling %v queue %d", sp.Stats(), p.Spooling(), p.QueueLen())
 	cancel()
 	<-done

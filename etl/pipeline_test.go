@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/corescope/etl/etl"
+	"github.com/corescope/etl/internal/waittest"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -62,17 +63,6 @@ var oneRecord = etl.TransformFunc(func(m *etl.Message, out []etl.Record) []etl.R
 	}
 	return append(out, etl.Record{Kind: etl.KindPacket, Observer: etl.Observer{ID: m.Topic}, Packet: &etl.Packet{}})
 })
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
 
 func TestPipelineAcksAfterCommitAndDrains(t *testing.T) {
 	sink := &recordingSink{}
@@ -144,7 +134,7 @@ func TestPipelineGrowsBatchWhileCommitterBusy(t *testing.T) {
 	for range 50 {
 		p.Enqueue(ctx, etl.Message{Topic: "next"})
 	}
-	waitFor(t, "queue collected", func() bool { return p.QueueLen() == 0 })
+	waittest.Until(t, waittest.Timeout, "queue collected", func() bool { return p.QueueLen() == 0 })
 	sink.gate <- struct{}{} // first batch commits
 	sink.gate <- struct{}{} // the rest in one batch
 	cancel()
@@ -177,7 +167,7 @@ func TestPipelineIsolatesPoisonRecord(t *testing.T) {
 		p.Enqueue(ctx, etl.Message{Topic: topic})
 	}
 	go func() { done <- p.Run(ctx, context.Background()) }()
-	waitFor(t, "good records stored", func() bool { return sink.count() == 2 })
+	waittest.Until(t, waittest.Timeout, "good records stored", func() bool { return sink.count() == 2 })
 	cancel()
 	<-done
 	if got := p.Stats().WriteErrors.Load(); got != 1 {
@@ -237,7 +227,7 @@ func TestPipelineSurvivesTransformPanic(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx, context.Background()) }()
-	waitFor(t, "good records stored", func() bool { return sink.count() == 2 })
+	waittest.Until(t, waittest.Timeout, "good records stored", func() bool { return sink.count() == 2 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -267,7 +257,7 @@ func TestPipelineRetriesWholeBatchWhileStoreUnavailable(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx, context.Background()) }()
-	waitFor(t, "batch committed after the store came back", func() bool { return acked.Load() == 10 })
+	waittest.Until(t, waittest.Timeout, "batch committed after the store came back", func() bool { return acked.Load() == 10 })
 	cancel()
 	<-done
 	if got := sink.count(); got != 10 {
@@ -292,7 +282,7 @@ func TestPipelineDoesNotAckUncommittedBatchAtDrainDeadline(t *testing.T) {
 	p.Enqueue(ctx, etl.Message{Topic: "a", Ack: func() { acked.Add(1) }})
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx, drain) }()
-	waitFor(t, "writer failing", p.Failing)
+	waittest.Until(t, waittest.Timeout, "writer failing", p.Failing)
 	cancel()
 	stopDrain() // the shutdown timeout expires with the store still down
 	if err := <-done; err != nil {
@@ -321,7 +311,7 @@ func TestBacklogCountsTheBatchBeingCommitted(t *testing.T) {
 		t.Fatalf("backlog %s while an hour-old message is being committed", b)
 	}
 	sink.gate <- struct{}{}
-	waitFor(t, "backlog back to zero", func() bool { return p.Backlog() == 0 })
+	waittest.Until(t, waittest.Timeout, "backlog back to zero", func() bool { return p.Backlog() == 0 })
 	cancel()
 	close(sink.gate)
 	<-done

@@ -29,26 +29,16 @@ import (
 
 	"github.com/corescope/etl/etl/mqtt"
 	"github.com/corescope/etl/etl/mqtt/mqtttest"
+	"github.com/corescope/etl/internal/waittest"
 	"go.yaml.in/yaml/v3"
 )
 
 // logBuffer collects log output; safe for concurrent use.
 type logBuffer = mqtttest.LogBuffer
 
-// eventually polls cond every 10 ms until it is true, failing the test
-// after timeout.
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
-}
+// eventually polls cond until it is true, failing the test after timeout:
+// the shared waittest.Until, under the name the e2e tests use.
+var eventually = waittest.Until
 
 // parallelDaemon marks a daemon test parallel, unless the process
 // environment holds variables that loadConfig reads (run reads

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/corescope/etl/etl/mqtt/mqtttest"
+	"github.com/corescope/etl/internal/waittest"
 )
 
 // With the defaults (persistent session, a stable client id, QoS 1
@@ -27,7 +28,7 @@ func TestSourceDefaultsSurviveBrokerRestart(t *testing.T) {
 	h.waitSubscribed()
 
 	b.Stop()
-	waitFor(t, "connection lost", func() bool { return !h.src.State().Connected })
+	waittest.Until(t, waittest.Timeout, "connection lost", func() bool { return !h.src.State().Connected })
 	b.Start()
 	// Observers reconnect first and publish at QoS 0; the source may or may
 	// not be back yet: either way every message must arrive.
@@ -56,12 +57,12 @@ func TestSourceFlappingBrokerReconnectsPromptly(t *testing.T) {
 		before := h.src.State()
 		b.Stop()
 		// Two failed attempts: the backoff has grown to 2 s.
-		waitFor(t, "two failed reconnection attempts", func() bool {
+		waittest.Until(t, waittest.Timeout, "two failed reconnection attempts", func() bool {
 			return h.src.State().ConnectFailures >= before.ConnectFailures+2
 		})
 		b.Start()
 		started := time.Now()
-		waitFor(t, "reconnected and resubscribed", func() bool {
+		waittest.Until(t, waittest.Timeout, "reconnected and resubscribed", func() bool {
 			st := h.src.State()
 			return st.Subscribed && st.Connects > before.Connects
 		})

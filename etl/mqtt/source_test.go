@@ -15,21 +15,8 @@ import (
 
 	"github.com/corescope/etl/etl"
 	"github.com/corescope/etl/etl/mqtt/mqtttest"
+	"github.com/corescope/etl/internal/waittest"
 )
-
-const waitTimeout = 15 * time.Second // deadline of every wait on a condition
-
-// waitFor polls cond until it is true or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 // logBuffer collects log output; safe for concurrent use.
 type logBuffer = mqtttest.LogBuffer
@@ -98,7 +85,7 @@ func (h *harness) shutdown() time.Duration {
 		if err != nil {
 			h.t.Errorf("Run: %v", err)
 		}
-	case <-time.After(waitTimeout):
+	case <-time.After(waittest.Timeout):
 		h.t.Fatalf("Run did not return after cancel")
 	}
 	return time.Since(start)
@@ -106,14 +93,14 @@ func (h *harness) shutdown() time.Duration {
 
 func (h *harness) waitSubscribed() {
 	h.t.Helper()
-	waitFor(h.t, "subscribed", func() bool { return h.src.State().Subscribed })
+	waittest.Until(h.t, waittest.Timeout, "subscribed", func() bool { return h.src.State().Subscribed })
 }
 
 // receive returns the next n messages.
 func (h *harness) receive(n int) []etl.Message {
 	h.t.Helper()
 	out := make([]etl.Message, 0, n)
-	timeout := time.After(waitTimeout)
+	timeout := time.After(waittest.Timeout)
 	for len(out) < n {
 		select {
 		case m := <-h.msgs:
@@ -166,7 +153,7 @@ func publish(t *testing.T, p *Publisher, topic string, qos byte, prefix string, 
 	for i := range n {
 		pend = append(pend, p.Publish(topic, qos, false, fmt.Appendf(nil, "%s%d", prefix, i)))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), waittest.Timeout)
 	defer cancel()
 	for _, pd := range pend {
 		if err := pd.Wait(ctx); err != nil {
@@ -328,9 +315,13 @@ func TestSourceShutdownWaitsForAcks(t *testing.T) {
 	h.waitSubscribed()
 	publish(t, p, packetsTopic, 1, "slow", 20)
 	got := h.receive(20)
-	// A "pipeline" that commits 100 ms later, while Run is stopping.
+	// A "pipeline" that commits once Run has been told to stop, while it
+	// is stopping.
+	stopping := make(chan struct{})
+	stop := h.stop
+	h.stop = func() { stop(); close(stopping) }
 	go func() {
-		time.Sleep(100 * time.Millisecond)
+		<-stopping
 		for _, m := range got {
 			m.Ack()
 		}
@@ -356,12 +347,12 @@ func TestSourceReconnectsAfterBrokerRestart(t *testing.T) {
 	h.receive(10)
 
 	b.Stop()
-	waitFor(t, "connection lost", func() bool { return !h.src.State().Connected })
+	waittest.Until(t, waittest.Timeout, "connection lost", func() bool { return !h.src.State().Connected })
 	if h.metric("corescope_mqtt_source_connected") != 0 {
 		t.Errorf("connected gauge still 1")
 	}
 	b.Start()
-	waitFor(t, "reconnected and resubscribed", func() bool {
+	waittest.Until(t, waittest.Timeout, "reconnected and resubscribed", func() bool {
 		st := h.src.State()
 		return st.Subscribed && st.Connects >= 2
 	})
@@ -394,7 +385,7 @@ func TestSourceDeadBrokerDoesNotBlockOthers(t *testing.T) {
 	publish(t, newPublisher(t, b.URL()), packetsTopic, 1, "x", 5)
 	live.receive(5)
 
-	waitFor(t, "the dead source to keep retrying", func() bool { return dead.src.State().ConnectFailures >= 3 })
+	waittest.Until(t, waittest.Timeout, "the dead source to keep retrying", func() bool { return dead.src.State().ConnectFailures >= 3 })
 	st := dead.src.State()
 	if st.Connected || st.Connects != 0 || st.LastError == "" {
 		t.Fatalf("dead source state %+v", st)
@@ -409,7 +400,7 @@ func TestSourceStallWatchdogForcesReconnect(t *testing.T) {
 	// A persistent session, so that the message published at the end is
 	// queued if another forced reconnect is under way.
 	h := startSource(t, Config{Broker: b.URL(), ClientID: "corescope-test-stall", StallAfter: 300 * time.Millisecond}, nil)
-	waitFor(t, "a forced reconnect", func() bool {
+	waittest.Until(t, waittest.Timeout, "a forced reconnect", func() bool {
 		st := h.src.State()
 		return st.ForcedReconnects >= 1 && st.Connects >= 2 && st.Subscribed
 	})
@@ -450,15 +441,18 @@ func TestSourceEnqueueBlockedSeconds(t *testing.T) {
 	p := newPublisher(t, b.URL())
 	publish(t, p, packetsTopic, 1, "x", 1)
 	<-entered
+	blockedAt := time.Now()
 	forced := h.src.State().ForcedReconnects // a stall before the message arrived is possible on a slow machine
-	// Hold the queue "full" for longer than StallAfter, so that a watchdog
-	// that ignored back-pressure would force a reconnect.
-	time.Sleep(400 * time.Millisecond)
+	// Hold the queue "full" until the watchdog has run well past StallAfter,
+	// when a watchdog that ignored back-pressure would force a reconnect.
+	waittest.Until(t, waittest.Timeout, "a watchdog run 4×StallAfter into the block", func() bool {
+		return h.src.WatchdogLastTick().Sub(blockedAt) > 4*100*time.Millisecond
+	})
 	if f := h.src.State().ForcedReconnects; f != forced {
 		t.Errorf("%d forced reconnects while blocked on a full queue", f-forced)
 	}
 	close(release)
-	waitFor(t, "blocked time counted", func() bool { return h.metric("corescope_mqtt_enqueue_blocked_seconds_total") > 0 })
+	waittest.Until(t, waittest.Timeout, "blocked time counted", func() bool { return h.metric("corescope_mqtt_enqueue_blocked_seconds_total") > 0 })
 	mu.Lock()
 	want := blocked.Seconds()
 	mu.Unlock()
@@ -597,7 +591,7 @@ func TestSourceTLS(t *testing.T) {
 	})
 	t.Run("unknown authority", func(t *testing.T) {
 		h := startSource(t, Config{Name: "strict", Broker: b.URL(), CleanSession: true, MaxReconnectInterval: 50 * time.Millisecond}, nil)
-		waitFor(t, "failed attempts", func() bool { return h.src.State().ConnectFailures >= 2 })
+		waittest.Until(t, waittest.Timeout, "failed attempts", func() bool { return h.src.State().ConnectFailures >= 2 })
 		if st := h.src.State(); st.Connected || !strings.Contains(st.LastError, "certificate") {
 			t.Fatalf("state %+v", st)
 		}
@@ -613,13 +607,7 @@ func TestSourceTLS(t *testing.T) {
 func TestWatchdogAliveWhileRunning(t *testing.T) {
 	b := mqtttest.StartBroker(t)
 	h := startSource(t, Config{Broker: b.URL(), CleanSession: true, StallAfter: 200 * time.Millisecond}, nil)
-	deadline := time.Now().Add(10 * time.Second)
-	for !h.src.WatchdogAlive(time.Now()) {
-		if time.Now().After(deadline) {
-			t.Fatal("watchdog never reported alive")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waittest.Until(t, waittest.Timeout, "the watchdog alive", func() bool { return h.src.WatchdogAlive(time.Now()) })
 	h.shutdown()
 	if h.src.WatchdogAlive(time.Now().Add(time.Second)) {
 		t.Fatal("watchdog reported alive a second after Run returned")

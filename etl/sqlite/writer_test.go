@@ -5,19 +5,9 @@ import (
 	"database/sql"
 	"testing"
 	"time"
-)
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
+	"github.com/corescope/etl/internal/waittest"
+)
 
 func ingestWaiting(db *DB) int {
 	db.gate.mu.Lock()
@@ -48,7 +38,7 @@ func testYield(t *testing.T, maintenance func(db *DB, ctx context.Context, check
 		_, err := db.Apply(ctx, mixedBatch(4))
 		applied <- err
 	}()
-	waitFor(t, "the Apply to wait for the writer", func() bool { return ingestWaiting(db) == 1 })
+	waittest.Until(t, waittest.Timeout, "the Apply to wait for the writer", func() bool { return ingestWaiting(db) == 1 })
 
 	// Chunk 2 starts while the Apply waits: it must yield.
 	sawTransmissions := make(chan int64, 1)
