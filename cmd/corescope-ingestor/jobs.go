@@ -138,7 +138,7 @@ func startupBackfill(name string, job jobs.Job) jobs.Spec {
 // is logged and startup continues, as in CoreScope; only a cancelled ctx is
 // returned.
 func startupMaintenance(ctx context.Context, cfg *Config, db *sqlite.DB, log *slog.Logger) error {
-	mode, err := db.VacuumMode(ctx)
+	mode, err := db.AutoVacuumMode(ctx)
 	if err != nil {
 		return fmt.Errorf("startup maintenance: %w", err)
 	}

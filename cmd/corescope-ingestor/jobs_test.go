@@ -142,7 +142,7 @@ func TestStartupMaintenanceFullVacuum(t *testing.T) {
 		if err := startupMaintenance(ctx, env.cfg, db, slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
 			t.Fatal(err)
 		}
-		mode, err := db.VacuumMode(ctx)
+		mode, err := db.AutoVacuumMode(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

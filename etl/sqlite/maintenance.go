@@ -332,7 +332,3 @@ func (db *DB) CheckpointTruncate(ctx context.Context) (busy bool, log, checkpoin
 	}
 	return busy, log, checkpointed, nil
 }
-
-// VacuumMode returns PRAGMA auto_vacuum as the file has it now; it is
-// AutoVacuumMode under the name the maintenance jobs' store interface uses.
-func (db *DB) VacuumMode(ctx context.Context) (int, error) { return db.AutoVacuumMode(ctx) }

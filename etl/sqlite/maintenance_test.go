@@ -506,7 +506,7 @@ func TestFullVacuumSwitchesToIncrementalAndKeepsObserverRowids(t *testing.T) {
 		t.Logf("note: AutoVacuumMode (a bare PRAGMA on a pooled reader) still says %d", mode)
 	}
 	for range 2 * DefaultReadConns {
-		if mode, err := db.VacuumMode(ctx); mode != 2 {
+		if mode, err := db.AutoVacuumMode(ctx); mode != 2 {
 			t.Fatalf("auto_vacuum = %d, %v after FullVacuum, want 2", mode, err)
 		}
 	}
@@ -522,7 +522,7 @@ func TestFullVacuumSwitchesToIncrementalAndKeepsObserverRowids(t *testing.T) {
 	}
 	// The mode is in the file: reopen and check.
 	db2 := openMigrated(t, path)
-	if mode, _ := db2.VacuumMode(ctx); mode != 2 {
+	if mode, _ := db2.AutoVacuumMode(ctx); mode != 2 {
 		t.Errorf("reopened auto_vacuum = %d, want 2", mode)
 	}
 	if jm := mtStrings(t, db2, "PRAGMA journal_mode"); !slices.Equal(jm, []string{"wal"}) {

@@ -20,7 +20,7 @@ type FullVacuum struct {
 // Run converts the file if needed. Result.Rows counts the free pages the
 // VACUUM released.
 func (j *FullVacuum) Run(ctx context.Context, dryRun bool) (jobs.Result, error) {
-	mode, err := j.Store.VacuumMode(ctx)
+	mode, err := j.Store.AutoVacuumMode(ctx)
 	if err != nil {
 		return jobs.Result{}, fmt.Errorf("full vacuum: %w", err)
 	}
@@ -37,7 +37,7 @@ func (j *FullVacuum) Run(ctx context.Context, dryRun bool) (jobs.Result, error) 
 	if err := j.Store.FullVacuum(ctx); err != nil {
 		return jobs.Result{}, fmt.Errorf("full vacuum: %w", err)
 	}
-	after, err := j.Store.VacuumMode(ctx)
+	after, err := j.Store.AutoVacuumMode(ctx)
 	if err != nil {
 		return jobs.Result{}, fmt.Errorf("full vacuum: %w", err)
 	}

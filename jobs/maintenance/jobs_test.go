@@ -387,13 +387,13 @@ func TestStartupVacuumThenIncremental(t *testing.T) {
 	if res, err := full.Run(ctx, true); err != nil || !strings.Contains(res.Detail, "would VACUUM") {
 		t.Fatalf("dry run = %+v, %v", res, err)
 	}
-	if mode, _ := db.VacuumMode(ctx); mode != 0 {
+	if mode, _ := db.AutoVacuumMode(ctx); mode != 0 {
 		t.Fatalf("dry run changed auto_vacuum to %d", mode)
 	}
 	if res, err := full.Run(ctx, false); err != nil || res.Rows == 0 {
 		t.Fatalf("full vacuum = %+v, %v", res, err)
 	}
-	if mode, _ := db.VacuumMode(ctx); mode != 2 {
+	if mode, _ := db.AutoVacuumMode(ctx); mode != 2 {
 		t.Fatalf("auto_vacuum = %d after the startup vacuum, want 2 (INCREMENTAL)", mode)
 	}
 	if res, err := full.Run(ctx, false); err != nil || !strings.Contains(res.Detail, "nothing to do") {

@@ -47,9 +47,9 @@ type NodeStore interface {
 
 // VacuumStore returns free pages to the file system.
 type VacuumStore interface {
-	// VacuumMode returns PRAGMA auto_vacuum as the file has it now:
+	// AutoVacuumMode returns PRAGMA auto_vacuum as the file has it now:
 	// 0 NONE, 1 FULL, 2 INCREMENTAL.
-	VacuumMode(ctx context.Context) (int, error)
+	AutoVacuumMode(ctx context.Context) (int, error)
 	// FreelistCount returns PRAGMA freelist_count, the unused pages.
 	FreelistCount(ctx context.Context) (int64, error)
 	// IncrementalVacuumChunk runs PRAGMA incremental_vacuum(pages) to

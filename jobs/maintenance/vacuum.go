@@ -43,7 +43,7 @@ type Vacuum struct {
 
 // Run frees up to Pages pages. Result.Rows counts the pages freed.
 func (j *Vacuum) Run(ctx context.Context, dryRun bool) (jobs.Result, error) {
-	mode, err := j.Store.VacuumMode(ctx)
+	mode, err := j.Store.AutoVacuumMode(ctx)
 	if err != nil {
 		return jobs.Result{}, fmt.Errorf("vacuum: %w", err)
 	}
