@@ -10,7 +10,7 @@ import (
 
 	"github.com/corescope/etl/etl"
 	"github.com/corescope/etl/etl/spool"
-	"github.com/corescope/etl/internal/waittest"
+	"github.com/corescope/etl/etl/waittest"
 	"github.com/prometheus/client_golang/prometheus"
 )
 

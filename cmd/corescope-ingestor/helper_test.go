@@ -29,7 +29,7 @@ import (
 
 	"github.com/corescope/etl/etl/mqtt"
 	"github.com/corescope/etl/etl/mqtt/mqtttest"
-	"github.com/corescope/etl/internal/waittest"
+	"github.com/corescope/etl/etl/waittest"
 	"go.yaml.in/yaml/v3"
 )
 

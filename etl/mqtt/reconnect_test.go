@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/corescope/etl/etl/mqtt/mqtttest"
-	"github.com/corescope/etl/internal/waittest"
+	"github.com/corescope/etl/etl/waittest"
 )
 
 // With the defaults (persistent session, a stable client id, QoS 1

@@ -15,7 +15,7 @@ import (
 
 	"github.com/corescope/etl/etl"
 	"github.com/corescope/etl/etl/mqtt/mqtttest"
-	"github.com/corescope/etl/internal/waittest"
+	"github.com/corescope/etl/etl/waittest"
 )
 
 // logBuffer collects log output; safe for concurrent use.

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/corescope/etl/internal/waittest"
+	"github.com/corescope/etl/etl/waittest"
 )
 
 func ingestWaiting(db *DB) int {
