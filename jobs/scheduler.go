@@ -292,6 +292,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 				}
 				s.execute(ctx, e, false, triggerStart)
 			}
+			s.log.Info("startup jobs done", "jobs", len(onStart))
 		}()
 	}
 

@@ -84,10 +84,17 @@ func spoolTestConfig(b *mqtttest.Broker, ingest map[string]any) *testConfig {
 	for k, v := range ingest {
 		in[k] = v
 	}
+	// These tests lock the database from outside: the periodic jobs that
+	// write (and would then wait on the lock, holding up the shutdown the
+	// tests measure) are off.
+	off := map[string]any{"enabled": false}
 	return &testConfig{
 		Sources: []testSource{{Name: "a", Broker: b.URL(), StallAfter: time.Hour}},
 		HTTP:    true,
-		Extra:   map[string]any{"ingest": in},
+		Extra: map[string]any{"ingest": in, "jobs": map[string]any{
+			"neighborEdges": off, "pruneNeighborEdges": off, "multibyteSnapshot": off, "pruneRequests": off,
+			"staleNodes": off, "staleObservers": off, "pruneMetrics": off, "walCheckpoint": off,
+		}},
 	}
 }
 
@@ -101,6 +108,7 @@ func TestSpoolWriterStall(t *testing.T) {
 	cfg := spoolTestConfig(b, map[string]any{"queueSize": 100, "batchSize": 50})
 	d := startDaemon(t, cfg)
 	db := openDB(t, cfg.DBPath())
+	d.waitStartupJobs()
 	unlock := lockDB(t, cfg.DBPath())
 
 	publishQoS0(t, b, packetsTopic("SJC", observerKey("Obs Spool")), 0, n)
@@ -140,6 +148,7 @@ func TestSpoolFullDropsAndReadyzRed(t *testing.T) {
 	cfg := spoolTestConfig(b, map[string]any{"queueSize": 10, "batchSize": 5, "spoolMaxBytes": 20000})
 	d := startDaemon(t, cfg)
 	db := openDB(t, cfg.DBPath())
+	d.waitStartupJobs()
 	unlock := lockDB(t, cfg.DBPath())
 	publishQoS0(t, b, packetsTopic("SJC", observerKey("Obs Spool")), 0, n)
 	eventually(t, 20*time.Second, "every message received", func() bool {
@@ -172,6 +181,7 @@ func TestSpoolSIGTERMWithLockedDB(t *testing.T) {
 	first := startDaemonProcess(t, cfg)
 	first.waitLog(`msg="mqtt subscribed"`, 1)
 	addr := waitHTTPAddr(t, first.logs, make(chan error))
+	first.waitLog(startupJobsDone, 1)
 	unlock := lockDB(t, cfg.DBPath())
 	publishQoS0(t, b, packetsTopic("SJC", observerKey("Obs Spool")), 0, n)
 	eventually(t, 20*time.Second, "every message received", func() bool {
@@ -218,6 +228,7 @@ func TestOversizedRejectedOnArrival(t *testing.T) {
 	b := mqtttest.StartBroker(t)
 	cfg := spoolTestConfig(b, map[string]any{"batchSize": 5})
 	d := startDaemon(t, cfg)
+	d.waitStartupJobs()
 	unlock := lockDB(t, cfg.DBPath())
 	topic := packetsTopic("SJC", observerKey("Obs Big"))
 	publishQoS0(t, b, topic, 0, 20) // the committer and the next batch are busy
@@ -303,4 +314,16 @@ func TestReadyzUnwritableDBNoTraffic(t *testing.T) {
 	})
 	restore()
 	eventually(t, 10*time.Second, "/readyz 200 again", func() bool { code, _ := readyz(t, d.url("/readyz")); return code == http.StatusOK })
+}
+
+// startupJobsDone is the scheduler's log line once the jobs that run at
+// start are done: tests that lock the database wait for it, so that no
+// startup job is caught on the lock.
+const startupJobsDone = `msg="startup jobs done"`
+
+func (d *testDaemon) waitStartupJobs() {
+	d.t.Helper()
+	eventually(d.t, 30*time.Second, "the startup jobs", func() bool {
+		return strings.Contains(d.logs.String(), startupJobsDone)
+	})
 }
