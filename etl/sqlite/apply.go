@@ -274,7 +274,7 @@ func (db *DB) Apply(ctx context.Context, recs []etl.Record) (etl.ApplyResult, er
 	if err != nil {
 		// Rows inserted by the rolled-back transaction are gone; so are
 		// the rowids cached from them.
-		db.observers = nil
+		db.forgetWrites()
 		if unavailable(err) {
 			return etl.ApplyResult{}, fmt.Errorf("apply batch: %w: %w", etl.ErrUnavailable, err)
 		}
@@ -535,6 +535,23 @@ func (b *batch) observerForPacket(r *etl.Record, ts string) (int64, error) {
 // last_seen.
 func (b *batch) transmission(p *etl.Packet, ts string, epoch int64) (id int64, isNew, later bool, err error) {
 	st := b.db.stmts
+	if e, ok := b.db.txs.get(p.Hash); ok {
+		// A copy of a transmission this process inserted: its stored
+		// first_seen and last_seen are known without a statement.
+		b.res.TxDupes++
+		if ts < e.firstSeen {
+			if _, err := b.stmt(slotTxLower, st.txLower).ExecContext(b.ctx, ts, e.id); err != nil {
+				return 0, false, false, fmt.Errorf("update first_seen: %w", err)
+			}
+			e.firstSeen = ts
+		}
+		later = epoch > e.lastSeen
+		if later {
+			e.lastSeen = epoch // the caller raises the stored value
+		}
+		b.db.txs.put(p.Hash, e)
+		return e.id, false, later, nil
+	}
 	var scope any // NULL: not transport-scoped
 	if p.Scope.Valid {
 		scope = p.Scope.V
@@ -551,6 +568,7 @@ func (b *batch) transmission(p *etl.Packet, ts string, epoch int64) (id int64, i
 			return 0, false, false, fmt.Errorf("insert transmission: %w", err)
 		}
 		b.res.TxInserted++
+		b.db.txs.put(p.Hash, txEntry{id: id, firstSeen: ts, lastSeen: epoch})
 		return id, true, false, nil
 	}
 	var flags int64

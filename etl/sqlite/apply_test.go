@@ -837,3 +837,39 @@ func TestApplyDistinctUndecodableDrops(t *testing.T) {
 		t.Errorf("%d rows, want 20", n)
 	}
 }
+
+// The recent-transmissions cache never outlives a write it did not see: a
+// copy arriving after the transmission was pruned (a maintenance chunk) is
+// stored again, with its own observation, not attached to the deleted id;
+// a rolled-back batch forgets what it inserted.
+func TestApplyTxCacheInvalidated(t *testing.T) {
+	db := openTest(t)
+	rd := db.Reader()
+	apply(t, db, packetRec("3333333333333333", "OBSA", t0))
+	err := db.WriteChunk(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM observations`); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM transmissions`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply(t, db, packetRec("3333333333333333", "OBSB", t0.Add(time.Second)))
+	if n := queryInt(t, rd, `SELECT count(*) FROM transmissions t JOIN observations o ON o.transmission_id = t.id WHERE t.hash = '3333333333333333'`); n != 1 {
+		t.Fatalf("copy after a prune: %d joined rows, want 1", n)
+	}
+
+	// A batch that fails after inserting a transmission rolls back; the
+	// next copy must insert it again.
+	bad := packetRec("4444444444444444", "OBSA", t0)
+	broken := packetRec("", "OBSA", t0) // no hash: the record fails
+	if _, err := db.Apply(context.Background(), []etl.Record{bad, broken}); err == nil {
+		t.Fatal("a batch with a broken record committed")
+	}
+	apply(t, db, packetRec("4444444444444444", "OBSB", t0))
+	if n := queryInt(t, rd, `SELECT count(*) FROM transmissions t JOIN observations o ON o.transmission_id = t.id WHERE t.hash = '4444444444444444'`); n != 1 {
+		t.Fatalf("copy after a rolled-back batch: %d joined rows, want 1", n)
+	}
+}

@@ -51,6 +51,7 @@ type DB struct {
 	// Guarded by holding the writer (gate.sem).
 	stmts     *applyStmts      // statements prepared on the write connection; nil until the first Apply
 	observers map[string]int64 // observers.id → rowid, valid while no one else rewrote observers
+	txs       txCache          // transmissions Apply inserted recently, valid while no one else wrote
 	timeCache timeFormatter
 
 	closeOnce sync.Once
@@ -267,8 +268,8 @@ func (db *DB) WriteChunk(ctx context.Context, fn func(ctx context.Context, tx *s
 		return err
 	}
 	defer db.gate.release()
-	// A maintenance chunk may rewrite observers; drop the rowid cache.
-	db.observers = nil
+	// A maintenance chunk may rewrite observers and transmissions.
+	db.forgetWrites()
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -293,7 +294,7 @@ func (db *DB) WithWriteConn(ctx context.Context, fn func(ctx context.Context, co
 	}
 	defer db.gate.release()
 	// VACUUM may renumber the implicit rowids of observers.
-	db.observers = nil
+	db.forgetWrites()
 	conn, err := db.w.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("write connection: %w", err)

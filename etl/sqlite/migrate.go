@@ -177,7 +177,7 @@ func (db *DB) migrate(ctx context.Context, ms []migration) (applied []string, er
 	}
 	defer db.gate.release()
 	// Schema changes invalidate cached rowids and prepared statements.
-	db.observers = nil
+	db.forgetWrites()
 	if db.stmts != nil {
 		db.stmts.close()
 		db.stmts = nil
