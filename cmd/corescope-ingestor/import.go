@@ -355,6 +355,9 @@ func importHandler(enqueue func(ctx context.Context, m etl.Message) error, db *s
 				return
 			}
 		}
+		// An import streams progress for as long as it takes: lift the
+		// server's write deadline for this response, as a job run does.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 		w.Header().Set("Content-Type", "application/x-ndjson")
 		enc := json.NewEncoder(w)
 		fl, _ := w.(http.Flusher)

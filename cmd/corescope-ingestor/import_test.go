@@ -166,3 +166,32 @@ func TestImportUsage(t *testing.T) {
 		}
 	}
 }
+
+// With a daemon running, import goes through it (the daemon stays the only
+// writer and its lock is never contended): the CLI streams the progress the
+// daemon sends and the rows appear in the daemon's database.
+func TestImportThroughDaemon(t *testing.T) {
+	parallelDaemon(t)
+	addr := freeLoopbackAddr(t)
+	cfg := &testConfig{HTTP: true, Extra: map[string]any{"broker": map[string]any{"listen": addr}, "mqttSources": []any{}}}
+	d := startDaemonNoWait(t, cfg)
+	file := captureFile(t, t.TempDir(), 40, true)
+	// The CLI finds the daemon through http.listen of its config: the
+	// daemon's was 127.0.0.1:0, so point a config at the bound address.
+	cliPath := filepath.Join(t.TempDir(), "cli.yaml")
+	os.WriteFile(cliPath, []byte("dbPath: "+cfg.DBPath()+"\nhttp: {listen: \""+d.addr+"\"}\n"), 0o600)
+	out, stderr, err := runCmd(t, "import", "-config", cliPath, file)
+	if err != nil {
+		t.Fatalf("import: %v\n%s", err, stderr)
+	}
+	if strings.Contains(stderr, "importing in this process") || !strings.Contains(out, "imported 120 messages (1 bad lines)") {
+		t.Fatalf("did not go through the daemon: stdout %q stderr %q", out, stderr)
+	}
+	db := openDB(t, cfg.DBPath())
+	if n := count(t, db, "SELECT count(*) FROM observations"); n != 120 {
+		t.Fatalf("observations = %d, want 120", n)
+	}
+	if !strings.Contains(d.logs.String(), `msg="import finished"`) {
+		t.Fatal("the daemon did not log the import")
+	}
+}
