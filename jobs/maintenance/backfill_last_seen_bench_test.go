@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -85,21 +84,10 @@ func BenchmarkBackfillLastSeenBig(b *testing.B) {
 // timedLastSeenStore is the real Store, timing each backfill chunk call.
 type timedLastSeenStore struct {
 	*sqlite.DB
-	mu sync.Mutex
-	ds []time.Duration
+	chunkTimes
 }
 
 func (s *timedLastSeenStore) BackfillLastSeenChunk(ctx context.Context, afterID int64, limit int, dryRun bool) (int64, int64, bool, error) {
-	t0 := time.Now()
-	last, n, more, err := s.DB.BackfillLastSeenChunk(ctx, afterID, limit, dryRun)
-	s.mu.Lock()
-	s.ds = append(s.ds, time.Since(t0))
-	s.mu.Unlock()
-	return last, n, more, err
-}
-
-func (s *timedLastSeenStore) durations() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ds
+	defer s.since(time.Now())
+	return s.DB.BackfillLastSeenChunk(ctx, afterID, limit, dryRun)
 }

@@ -124,23 +124,30 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 // timedStore is the real Store, timing each prune chunk call.
 type timedStore struct {
 	*sqlite.DB
+	chunkTimes
+}
+
+func (s *timedStore) PruneTransmissionsChunk(ctx context.Context, cutoff time.Time, limit int, dryRun bool) (int64, int64, bool, error) {
+	defer s.since(time.Now())
+	return s.DB.PruneTransmissionsChunk(ctx, cutoff, limit, dryRun)
+}
+
+// chunkTimes records how long each chunk of a timed store took.
+type chunkTimes struct {
 	mu sync.Mutex
 	ds []time.Duration
 }
 
-func (s *timedStore) PruneTransmissionsChunk(ctx context.Context, cutoff time.Time, limit int, dryRun bool) (int64, int64, bool, error) {
-	t0 := time.Now()
-	tx, obs, more, err := s.DB.PruneTransmissionsChunk(ctx, cutoff, limit, dryRun)
-	s.mu.Lock()
-	s.ds = append(s.ds, time.Since(t0))
-	s.mu.Unlock()
-	return tx, obs, more, err
+func (c *chunkTimes) since(t0 time.Time) {
+	c.mu.Lock()
+	c.ds = append(c.ds, time.Since(t0))
+	c.mu.Unlock()
 }
 
-func (s *timedStore) durations() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.ds)
+func (c *chunkTimes) durations() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.ds)
 }
 
 // ingestLoop applies a batch of new packets every ingestEvery and records

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -120,21 +119,10 @@ func seedTopology(b *testing.B, db *sqlite.DB) {
 // timedNeighborStore is the real store, timing each neighbour chunk.
 type timedNeighborStore struct {
 	*sqlite.DB
-	mu sync.Mutex
-	ds []time.Duration
+	chunkTimes
 }
 
 func (s *timedNeighborStore) NeighborEdgesChunk(ctx context.Context, limit int, edges func(dst [][2]string, payloadType int, from, pathJSON, observer string) [][2]string, dryRun bool) (int64, int64, bool, error) {
-	t0 := time.Now()
-	obs, n, more, err := s.DB.NeighborEdgesChunk(ctx, limit, edges, dryRun)
-	s.mu.Lock()
-	s.ds = append(s.ds, time.Since(t0))
-	s.mu.Unlock()
-	return obs, n, more, err
-}
-
-func (s *timedNeighborStore) durations() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]time.Duration(nil), s.ds...)
+	defer s.since(time.Now())
+	return s.DB.NeighborEdgesChunk(ctx, limit, edges, dryRun)
 }
