@@ -3,6 +3,8 @@ package config
 import (
 	"log/slog"
 	"strings"
+
+	"github.com/corescope/etl/jobs/maintenance"
 )
 
 // Top-level defaults.
@@ -109,7 +111,7 @@ func Default() *Config {
 	return &Config{
 		DBPath:                  DefaultDBPath,
 		Retention:               defaultRetention(),
-		NeighborEdgesMaxAgeDays: defaultNeighborEdgesMaxAgeDays,
+		NeighborEdgesMaxAgeDays: maintenance.DefaultNeighborEdgesMaxAgeDays,
 		IngestBufferSize:        defaultIngest().QueueSize,
 		Runtime:                 RuntimeConfig{MaxMemoryMB: DefaultMaxMemoryMB},
 		DB:                      defaultDB(),

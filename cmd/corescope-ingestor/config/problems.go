@@ -12,6 +12,7 @@ type Error struct {
 	err error // errors.Join of the problems
 }
 
+// Error returns the problems, one per line.
 func (e *Error) Error() string { return e.err.Error() }
 
 // Unwrap returns the joined problems.

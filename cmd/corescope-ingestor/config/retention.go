@@ -11,9 +11,6 @@ const (
 	DefaultClientRxDays = 0
 )
 
-// defaultNeighborEdgesMaxAgeDays is jobs/maintenance's.
-const defaultNeighborEdgesMaxAgeDays = maintenance.DefaultNeighborEdgesMaxAgeDays
-
 // RetentionConfig is CoreScope's retention section. Each value is the
 // default of the matching job's days option.
 type RetentionConfig struct {
