@@ -8,23 +8,25 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/corescope/etl/cmd/corescope-ingestor/config"
 	"github.com/corescope/etl/jobs/maintenance"
 )
 
-// cleanEnv removes the variables loadConfig reads from the test process's
+// cleanEnv removes the variables config.Load reads from the test process's
 // environment (cmdCheck reads os.Environ), restoring them afterwards.
 func cleanEnv(t *testing.T) {
 	t.Helper()
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		switch {
-		case strings.HasPrefix(name, envPrefix), name == envDBPath, name == envMQTTBroker,
-			name == envMQTTTopic, name == envChannelKeys:
+		case strings.HasPrefix(name, config.EnvPrefix), name == config.EnvDBPath, name == config.EnvMQTTBroker,
+			name == config.EnvMQTTTopic, name == config.EnvChannelKeysPath:
 			t.Setenv(name, "") // registers the restore
 			os.Unsetenv(name)
 		}
@@ -62,14 +64,14 @@ func TestCmdCheckRedactsSecrets(t *testing.T) {
 	if err := yaml.Unmarshal(stdout.Bytes(), &doc); err != nil {
 		t.Fatalf("output is not valid YAML: %v\n%s", err, out)
 	}
-	if len(doc.MQTTSources) != 2 || doc.MQTTSources[0]["password"] != redactedValue || doc.MQTTSources[0]["username"] != "u" ||
+	if len(doc.MQTTSources) != 2 || doc.MQTTSources[0]["password"] != config.RedactedValue || doc.MQTTSources[0]["username"] != "u" ||
 		doc.MQTTSources[1]["broker"] != "mqtt://user:xxxxx@broker.example:1883" || doc.MQTTSources[1]["password"] != "" {
 		t.Errorf("sources = %v", doc.MQTTSources)
 	}
-	if doc.HTTP["password"] != redactedValue || doc.HTTP["bearerToken"] != redactedValue || doc.HTTP["username"] != "admin" {
+	if doc.HTTP["password"] != config.RedactedValue || doc.HTTP["bearerToken"] != config.RedactedValue || doc.HTTP["username"] != "admin" {
 		t.Errorf("http = %v", doc.HTTP)
 	}
-	if doc.ChannelKeys["Public"] != redactedValue {
+	if doc.ChannelKeys["Public"] != config.RedactedValue {
 		t.Errorf("channelKeys = %v", doc.ChannelKeys)
 	}
 	// Job options appear only on the jobs they belong to.
@@ -121,9 +123,9 @@ func TestCmdCheckConfigError(t *testing.T) {
 	if !errors.As(err, &usageError{}) {
 		t.Fatalf("err = %T %v, want a usageError", err, err)
 	}
-	var ce *configError
+	var ce *config.Error
 	if !errors.As(err, &ce) {
-		t.Errorf("err = %v, want a *configError inside", err)
+		t.Errorf("err = %v, want a *config.Error inside", err)
 	}
 	assertProblems(t, err,
 		`retention.packetDay: unknown key (did you mean "packetDays"?)`,
@@ -155,7 +157,7 @@ func TestCmdCheckZeroConfig(t *testing.T) {
 		t.Fatalf("check without config.json: %v", err)
 	}
 	if !strings.Contains(stderr.String(), "config file not found, using defaults") ||
-		!strings.Contains(stdout.String(), "broker: "+DefaultLocalBroker) {
+		!strings.Contains(stdout.String(), "broker: "+config.DefaultLocalBroker) {
 		t.Errorf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 	}
 }
@@ -181,7 +183,7 @@ func TestCmdCheckNeverEchoesBrokerPassword(t *testing.T) {
 			path := writeConfig(t, "config.json", string(b))
 			t.Run("file", func(t *testing.T) { checkRejectsWithout(t, secret, "mqttSources[0].broker", "-config", path) })
 			t.Run("MQTT_BROKER", func(t *testing.T) {
-				t.Setenv(envMQTTBroker, u)
+				t.Setenv(config.EnvMQTTBroker, u)
 				checkRejectsWithout(t, secret, "mqttSources[0].broker", "-config", writeConfig(t, "config.json", `{}`))
 			})
 			t.Run("legacy mqtt.broker", func(t *testing.T) {
@@ -205,6 +207,44 @@ func checkRejectsWithout(t *testing.T, secret, key string, args ...string) {
 	for what, s := range map[string]string{"error": err.Error(), "stdout": stdout.String(), "stderr": stderr.String()} {
 		if strings.Contains(s, secret) {
 			t.Errorf("%s contains the password:\n%s", what, s)
+		}
+	}
+}
+
+// writeConfig writes content to name in a new temporary directory and
+// returns its path.
+func writeConfig(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// mustLoad loads the config at path with environ.
+func mustLoad(t *testing.T, path string, environ []string) *config.Config {
+	t.Helper()
+	c, err := config.Load(path, true, environ, nil)
+	if err != nil {
+		t.Fatalf("config.Load(%s): %v", path, err)
+	}
+	return c
+}
+
+// assertProblems checks that err holds a *config.Error and that, for each
+// want entry "key: text", some line of the message starts with "key: " and
+// contains text.
+func assertProblems(t *testing.T, err error, want ...string) {
+	t.Helper()
+	if _, ok := errors.AsType[*config.Error](err); !ok {
+		t.Fatalf("error %T is not a *config.Error: %v", err, err)
+	}
+	lines := strings.Split(err.Error(), "\n")
+	for _, w := range want {
+		key, text, _ := strings.Cut(w, ": ")
+		if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, key+": ") && strings.Contains(l, text) }) {
+			t.Errorf("no line %q in:\n%s", w, err)
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"log/slog"
 	"os"
+
+	"github.com/corescope/etl/cmd/corescope-ingestor/config"
 )
 
 // configFlag is the -config flag shared by the daemon and the subcommands.
@@ -17,7 +19,7 @@ type configFlag struct {
 
 // newConfigFlag registers -config on fs.
 func newConfigFlag(fs *flag.FlagSet) *configFlag {
-	f := &configFlag{path: DefaultConfigPath}
+	f := &configFlag{path: config.DefaultPath}
 	fs.Var(f, "config", "config file, YAML (.yaml, .yml) or JSON")
 	return f
 }
@@ -33,11 +35,10 @@ func (f *configFlag) Set(s string) error {
 
 // load loads and validates the config with the process environment. A
 // config error is returned as a usageError (exit status 2).
-func (f *configFlag) load(log *slog.Logger) (*Config, error) {
-	cfg, err := loadConfig(f.path, f.explicit, os.Environ(), log)
+func (f *configFlag) load(log *slog.Logger) (*config.Config, error) {
+	cfg, err := config.Load(f.path, f.explicit, os.Environ(), log)
 	if err != nil {
-		var ce *configError
-		if errors.As(err, &ce) {
+		if _, ok := errors.AsType[*config.Error](err); ok {
 			return nil, usageError{err}
 		}
 		return nil, err

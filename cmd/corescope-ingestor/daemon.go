@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/corescope/etl/cmd/corescope-ingestor/config"
 	"github.com/corescope/etl/etl"
 	"github.com/corescope/etl/etl/broker"
 	"github.com/corescope/etl/etl/capture"
@@ -46,7 +47,7 @@ const (
 )
 
 // newLogger returns the daemon's logger for cfg.
-func newLogger(cfg *Config, w io.Writer) *slog.Logger {
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.SlogLevel()}
 	if cfg.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
@@ -81,7 +82,7 @@ func cmdDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	log := newLogger(cfg, stderr)
 	log.Info("starting", "version", version, "config", cf.path, "db", cfg.DBPath)
-	if limit, from := cfg.memoryLimit(os.LookupEnv); limit > 0 {
+	if limit, from := cfg.MemoryLimit(os.LookupEnv); limit > 0 {
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(limit))
 		log.Info("memory limit set", "bytes", limit, "from", from)
 	} else {
@@ -148,7 +149,7 @@ func cmdDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // daemon holds the wired actors.
 type daemon struct {
-	cfg      *Config
+	cfg      *config.Config
 	db       *sqlite.DB
 	log      *slog.Logger
 	reg      *prometheus.Registry
@@ -188,7 +189,7 @@ func (h *dbHealth) get() (time.Time, error) {
 	return h.at, h.err
 }
 
-func newDaemon(cfg *Config, db *sqlite.DB, sp *spool.Spool, reg *prometheus.Registry, log *slog.Logger) (*daemon, error) {
+func newDaemon(cfg *config.Config, db *sqlite.DB, sp *spool.Spool, reg *prometheus.Registry, log *slog.Logger) (*daemon, error) {
 	d := &daemon{cfg: cfg, db: db, log: log, reg: reg, stall: map[string]time.Duration{}, started: time.Now()}
 	d.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -211,7 +212,7 @@ func newDaemon(cfg *Config, db *sqlite.DB, sp *spool.Spool, reg *prometheus.Regi
 	}
 	bc := cfg.Broker.BrokerConfig()
 	if bc.Enabled() {
-		d.brokers[cfg.Broker.sourceName()] = "mqtt://" + bc.Listen
+		d.brokers[cfg.Broker.SourceName()] = "mqtt://" + bc.Listen
 	}
 	d.srcStats = newSourceStats(slices.Collect(maps.Keys(d.brokers)))
 	d.pipe = etl.NewPipeline(etl.PipelineConfig{
@@ -245,7 +246,7 @@ func newDaemon(cfg *Config, db *sqlite.DB, sp *spool.Spool, reg *prometheus.Regi
 		}
 	}
 	if bc.Enabled() {
-		bc.Name = cfg.Broker.sourceName()
+		bc.Name = cfg.Broker.SourceName()
 		if bc.MaxMessageBytes == 0 {
 			bc.MaxMessageBytes = cfg.Ingest.MaxMessageBytes
 		}

@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/corescope/etl/cmd/corescope-ingestor/config"
 	"github.com/corescope/etl/etl/mqtt"
 	"github.com/corescope/etl/etl/mqtt/mqtttest"
 	"github.com/corescope/etl/etl/waittest"
@@ -41,14 +42,14 @@ type logBuffer = mqtttest.LogBuffer
 var eventually = waittest.Until
 
 // parallelDaemon marks a daemon test parallel, unless the process
-// environment holds variables that loadConfig reads (run reads
+// environment holds variables that config.Load reads (run reads
 // os.Environ()): then they are cleared, which needs a sequential test.
 func parallelDaemon(t *testing.T) {
 	t.Helper()
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, envPrefix) || name == envDBPath || name == envMQTTBroker ||
-			name == envMQTTTopic || name == envChannelKeys {
+		if strings.HasPrefix(name, config.EnvPrefix) || name == config.EnvDBPath || name == config.EnvMQTTBroker ||
+			name == config.EnvMQTTTopic || name == config.EnvChannelKeysPath {
 			cleanEnv(t)
 			return
 		}
@@ -335,7 +336,7 @@ func httpGet(t testing.TB, url string) (int, string) {
 }
 
 // helperConfigEnv names the config of TestHelperDaemon. It must not start
-// with CORESCOPE_, which loadConfig reads as config keys.
+// with CORESCOPE_, which config.Load reads as config keys.
 const helperConfigEnv = "INGESTOR_E2E_HELPER_CONFIG"
 
 // TestHelperDaemon is not a test: it is the daemon process of the

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/corescope/etl/cmd/corescope-ingestor/config"
 	"github.com/corescope/etl/etl"
 	"github.com/corescope/etl/etl/capture"
 	"github.com/corescope/etl/etl/spool"
@@ -217,7 +218,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // importLocally opens the database with the writer lock and runs the import
 // through a pipeline built like the daemon's.
-func importLocally(ctx context.Context, cfg *Config, req importRequest, progress func(importProgress), stderr io.Writer) (importProgress, error) {
+func importLocally(ctx context.Context, cfg *config.Config, req importRequest, progress func(importProgress), stderr io.Writer) (importProgress, error) {
 	db, err := sqlite.Open(ctx, cfg.DBPath, sqlite.Options{})
 	if err != nil {
 		var le *sqlite.LockedError

@@ -18,6 +18,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/corescope/etl/cmd/corescope-ingestor/config"
 	"github.com/corescope/etl/etl/meshcore"
 	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/etl/topology"
@@ -37,7 +38,7 @@ const schedulerShutdownMargin = 2 * time.Second
 // cfg.Jobs registered; the daemon adds the ingest stream itself. Run
 // history goes to the job_runs table. topo, when given, is the resolver
 // the daemon's transform reads and the neighborEdges job refreshes.
-func buildScheduler(cfg *Config, db *sqlite.DB, reg prometheus.Registerer, log *slog.Logger, topo ...*topology.Live) (*jobs.Scheduler, error) {
+func buildScheduler(cfg *config.Config, db *sqlite.DB, reg prometheus.Registerer, log *slog.Logger, topo ...*topology.Live) (*jobs.Scheduler, error) {
 	s := jobs.NewScheduler(jobs.Options{
 		Logger:          log,
 		Registerer:      reg,
@@ -68,11 +69,8 @@ func pathFromRaw(raw string) (string, bool) {
 // retention jobs also run once when the scheduler starts, concurrently with
 // ingest, as CoreScope runs them at startup (spec §3.1); the prunes chain
 // the vacuum when they deleted rows.
-func maintenanceSpecs(c *JobsConfig, store maintenance.Store) []jobs.Spec {
-	chunk := func(j JobConfig) maintenance.Chunking {
-		return maintenance.Chunking{Rows: j.ChunkRows, Budget: j.ChunkBudget}
-	}
-	spec := func(name string, j JobConfig, job jobs.Job, onStart bool, then ...string) jobs.Spec {
+func maintenanceSpecs(c *config.JobsConfig, store maintenance.Store) []jobs.Spec {
+	spec := func(name string, j config.Job, job jobs.Job, onStart bool, then ...string) jobs.Spec {
 		if !c.Vacuum.Enabled {
 			then = nil
 		}
@@ -88,20 +86,20 @@ func maintenanceSpecs(c *JobsConfig, store maintenance.Store) []jobs.Spec {
 		}
 	}
 	return []jobs.Spec{
-		spec(maintenance.NameStaleNodes, c.StaleNodes,
-			&maintenance.StaleNodes{Store: store, Days: c.StaleNodes.Days, Chunking: chunk(c.StaleNodes)},
+		spec(maintenance.NameStaleNodes, c.StaleNodes.Job,
+			&maintenance.StaleNodes{Store: store, Days: c.StaleNodes.Days, Chunking: c.StaleNodes.Chunking()},
 			true, maintenance.NameVacuum),
-		spec(maintenance.NameStaleObservers, c.StaleObservers,
-			&maintenance.StaleObservers{Store: store, Days: c.StaleObservers.Days, Chunking: chunk(c.StaleObservers)},
+		spec(maintenance.NameStaleObservers, c.StaleObservers.Job,
+			&maintenance.StaleObservers{Store: store, Days: c.StaleObservers.Days, Chunking: c.StaleObservers.Chunking()},
 			true),
-		spec(maintenance.NamePruneMetrics, c.PruneMetrics,
-			&maintenance.PruneMetrics{Store: store, Days: c.PruneMetrics.Days, Chunking: chunk(c.PruneMetrics)},
+		spec(maintenance.NamePruneMetrics, c.PruneMetrics.Job,
+			&maintenance.PruneMetrics{Store: store, Days: c.PruneMetrics.Days, Chunking: c.PruneMetrics.Chunking()},
 			true, maintenance.NameVacuum),
-		spec(maintenance.NamePrunePackets, c.PrunePackets,
-			&maintenance.PrunePackets{Store: store, Days: c.PrunePackets.Days, Chunking: chunk(c.PrunePackets)},
+		spec(maintenance.NamePrunePackets, c.PrunePackets.Job,
+			&maintenance.PrunePackets{Store: store, Days: c.PrunePackets.Days, Chunking: c.PrunePackets.Chunking()},
 			true, maintenance.NameVacuum),
-		spec(maintenance.NameVacuum, c.Vacuum,
-			&maintenance.Vacuum{Store: store, Pages: c.Vacuum.Pages, Chunking: chunk(c.Vacuum)},
+		spec(maintenance.NameVacuum, c.Vacuum.Job,
+			&maintenance.Vacuum{Store: store, Pages: c.Vacuum.Pages, Chunking: c.Vacuum.Chunking()},
 			false),
 		spec(maintenance.NameWALCheckpoint, c.WALCheckpoint,
 			&maintenance.WALCheckpoint{Store: store},
@@ -113,7 +111,7 @@ func maintenanceSpecs(c *JobsConfig, store maintenance.Store) []jobs.Spec {
 			Name:    maintenance.NameBackfillPathJSON,
 			Enabled: true,
 			OnStart: true,
-			Timeout: DefaultPrunePacketsTimeout,
+			Timeout: config.DefaultPrunePacketsTimeout,
 			Job:     &maintenance.BackfillPathJSON{Store: store, Path: pathFromRaw},
 		},
 		// The backfills that bring a file written by an older CoreScope up
@@ -129,7 +127,7 @@ func maintenanceSpecs(c *JobsConfig, store maintenance.Store) []jobs.Spec {
 
 // startupBackfill is the spec of a startup backfill job.
 func startupBackfill(name string, job jobs.Job) jobs.Spec {
-	return jobs.Spec{Name: name, Enabled: true, OnStart: true, Timeout: DefaultPrunePacketsTimeout, Job: job}
+	return jobs.Spec{Name: name, Enabled: true, OnStart: true, Timeout: config.DefaultPrunePacketsTimeout, Job: job}
 }
 
 // startupMaintenance runs, before any subscription, the one-time full
@@ -137,7 +135,7 @@ func startupBackfill(name string, job jobs.Job) jobs.Spec {
 // jobs.vacuum.onStartup is set (spec §3.2 CheckAutoVacuum). A failed VACUUM
 // is logged and startup continues, as in CoreScope; only a cancelled ctx is
 // returned.
-func startupMaintenance(ctx context.Context, cfg *Config, db *sqlite.DB, log *slog.Logger) error {
+func startupMaintenance(ctx context.Context, cfg *config.Config, db *sqlite.DB, log *slog.Logger) error {
 	mode, err := db.AutoVacuumMode(ctx)
 	if err != nil {
 		return fmt.Errorf("startup maintenance: %w", err)
@@ -283,7 +281,7 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func listJobs(ctx context.Context, c *jobsClient, cfg *Config, stdout, stderr io.Writer) error {
+func listJobs(ctx context.Context, c *jobsClient, cfg *config.Config, stdout, stderr io.Writer) error {
 	var list []jobs.JobStatus
 	err := c.do(ctx, http.MethodGet, "/jobs", &list)
 	if errors.Is(err, errNoDaemon) {
@@ -333,7 +331,7 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-func runJob(ctx context.Context, c *jobsClient, cfg *Config, name string, dryRun bool, stdout, stderr io.Writer) error {
+func runJob(ctx context.Context, c *jobsClient, cfg *config.Config, name string, dryRun bool, stdout, stderr io.Writer) error {
 	var run jobs.Run
 	p := "/jobs/" + url.PathEscape(name) + "/run"
 	if dryRun {
@@ -362,7 +360,7 @@ func runJob(ctx context.Context, c *jobsClient, cfg *Config, name string, dryRun
 // takes the writer lock (sqlite.Open), migrates, and runs the job through a
 // scheduler built like the daemon's, so that the run is guarded, recorded
 // in job_runs and chained the same way.
-func runLocally(ctx context.Context, cfg *Config, name string, dryRun bool, c *jobsClient, dialErr error, stderr io.Writer) (jobs.Run, error) {
+func runLocally(ctx context.Context, cfg *config.Config, name string, dryRun bool, c *jobsClient, dialErr error, stderr io.Writer) (jobs.Run, error) {
 	for _, sp := range jobSpecs(cfg, nil, nil) {
 		if sp.Name == name && !sp.Enabled { // as the daemon's POST refuses it
 			return jobs.Run{}, fmt.Errorf("jobs run %s: the job is disabled (jobs.%s.enabled: false); enable it in the config to run it", name, name)
@@ -426,13 +424,13 @@ func (e *noDaemonError) Unwrap() error        { return e.cause }
 // jobsClient calls the daemon's job API.
 type jobsClient struct {
 	base string // http://host:port, "" when http.listen is empty
-	cfg  HTTPConfig
+	cfg  config.HTTPConfig
 	hc   *http.Client
 }
 
 // newJobsClient targets the address the daemon listens on; a wildcard host
 // (":9108", "0.0.0.0:9108") is reached on loopback.
-func newJobsClient(cfg HTTPConfig) *jobsClient {
+func newJobsClient(cfg config.HTTPConfig) *jobsClient {
 	c := &jobsClient{cfg: cfg, hc: &http.Client{
 		Transport: &http.Transport{
 			Proxy:       nil, // the daemon is local; never go through a proxy

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/corescope/etl/cmd/corescope-ingestor/config"
 	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/jobs"
 	"github.com/corescope/etl/jobs/maintenance"
@@ -40,7 +41,7 @@ func TestJobNamesMatchMaintenance(t *testing.T) {
 type jobsEnv struct {
 	cfgPath string
 	dbPath  string
-	cfg     *Config
+	cfg     *config.Config
 }
 
 // newJobsEnv writes a config whose database is a copy of the fixture, with
@@ -65,7 +66,7 @@ func newJobsEnv(t *testing.T, httpSection, extra string) jobsEnv {
 	if err := os.WriteFile(cfgPath, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := loadConfig(cfgPath, true, nil, nil)
+	cfg, err := config.Load(cfgPath, true, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

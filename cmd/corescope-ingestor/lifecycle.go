@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 
+	"github.com/corescope/etl/cmd/corescope-ingestor/config"
 	"github.com/corescope/etl/etl/meshcore"
 	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/jobs"
@@ -15,7 +16,7 @@ import (
 // when jobs.reprocess.onDecoderUpgrade is set). db may be nil for
 // listings. reprocess decodes with a transform built from cfg, exactly as
 // ingest stores packets now.
-func lifecycleJobSpecs(cfg *Config, db *sqlite.DB, log *slog.Logger) []jobs.Spec {
+func lifecycleJobSpecs(cfg *config.Config, db *sqlite.DB, log *slog.Logger) []jobs.Spec {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -23,7 +24,7 @@ func lifecycleJobSpecs(cfg *Config, db *sqlite.DB, log *slog.Logger) []jobs.Spec
 	rp := &maintenance.Reprocess{
 		DB: db, DecoderVersion: meshcore.DecoderVersion, TypeName: meshcore.PayloadTypeName,
 		OnUpgrade: c.Reprocess.OnDecoderUpgrade,
-		Chunking:  maintenance.Chunking{Rows: c.Reprocess.ChunkRows, Budget: c.Reprocess.ChunkBudget},
+		Chunking:  c.Reprocess.Chunking(),
 	}
 	if db != nil {
 		// Quiet: the daemon's own transform already logged the keys.

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"github.com/corescope/etl/cmd/corescope-ingestor/config"
 	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/etl/topology"
 	"github.com/corescope/etl/jobs"
@@ -26,7 +27,7 @@ var (
 // server's queues and the neighbour graph. db may be nil for listings. topo
 // is the daemon's resolver, which the neighborEdges job refreshes; without
 // one the job makes its own.
-func jobSpecs(cfg *Config, db *sqlite.DB, log *slog.Logger, topo ...*topology.Live) []jobs.Spec {
+func jobSpecs(cfg *config.Config, db *sqlite.DB, log *slog.Logger, topo ...*topology.Live) []jobs.Spec {
 	var store maintenance.Store
 	if db != nil {
 		store = db
@@ -41,12 +42,12 @@ func jobSpecs(cfg *Config, db *sqlite.DB, log *slog.Logger, topo ...*topology.Li
 // computes them. multibyteSnapshot also runs at start (CoreScope waits two
 // minutes): the file on disk is the server's latest, and applying it again
 // changes nothing.
-func serverJobSpecs(cfg *Config, db *sqlite.DB, log *slog.Logger) []jobs.Spec {
+func serverJobSpecs(cfg *config.Config, db *sqlite.DB, log *slog.Logger) []jobs.Spec {
 	dir := filepath.Dir(cfg.DBPath)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	spec := func(name string, j JobConfig, job jobs.Job, onStart bool) jobs.Spec {
+	spec := func(name string, j config.Job, job jobs.Job, onStart bool) jobs.Spec {
 		return jobs.Spec{
 			Name: name, Schedule: j.Schedule, Enabled: j.Enabled, Timeout: j.Timeout, Jitter: j.Jitter,
 			OnStart: onStart, Job: job,
@@ -61,7 +62,7 @@ func serverJobSpecs(cfg *Config, db *sqlite.DB, log *slog.Logger) []jobs.Spec {
 		spec(maintenance.NameMultibyteSnapshot, c.MultibyteSnapshot, &maintenance.MultibyteSnapshot{
 			Store:    db,
 			Path:     filepath.Join(dir, maintenance.MultibyteSnapshotFile),
-			Chunking: maintenance.Chunking{Rows: c.MultibyteSnapshot.ChunkRows, Budget: c.MultibyteSnapshot.ChunkBudget},
+			Chunking: c.MultibyteSnapshot.Chunking(),
 		}, true),
 		spec(maintenance.NamePruneRequests, c.PruneRequests, &maintenance.PruneRequests{
 			Store: db,
@@ -76,7 +77,7 @@ func serverJobSpecs(cfg *Config, db *sqlite.DB, log *slog.Logger) []jobs.Spec {
 			Jitter: c.PruneClientReceptions.Jitter, OnStart: true, Then: vacuum,
 			Job: &maintenance.PruneClientReceptions{
 				Store: db, Days: c.PruneClientReceptions.Days,
-				Chunking: maintenance.Chunking{Rows: c.PruneClientReceptions.ChunkRows, Budget: c.PruneClientReceptions.ChunkBudget},
+				Chunking: c.PruneClientReceptions.Chunking(),
 			},
 		},
 		// CoreScope's startup soft delete of blacklisted observers: not
@@ -85,7 +86,7 @@ func serverJobSpecs(cfg *Config, db *sqlite.DB, log *slog.Logger) []jobs.Spec {
 			Name:    maintenance.NameObserverBlacklist,
 			Enabled: true,
 			OnStart: true,
-			Timeout: DefaultJobTimeout,
+			Timeout: config.DefaultJobTimeout,
 			Job:     &maintenance.ObserverBlacklist{Store: db, IDs: cfg.ObserverBlacklist},
 		},
 	}

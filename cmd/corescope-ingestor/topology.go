@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/corescope/etl/cmd/corescope-ingestor/config"
 	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/etl/topology"
 	"github.com/corescope/etl/jobs"
@@ -26,7 +27,7 @@ var (
 // from_pubkey ones feed the edges): neighborEdges is CoreScope's warm-up,
 // which builds the index before ingest resolves paths with it; the prune
 // is a scan of a small table (CoreScope waits 4 minutes).
-func topologyJobSpecs(c *JobsConfig, db *sqlite.DB, topo *topology.Live) []jobs.Spec {
+func topologyJobSpecs(c *config.JobsConfig, db *sqlite.DB, topo *topology.Live) []jobs.Spec {
 	var (
 		store maintenance.NeighborEdgesStore
 		tp    maintenance.Topology
@@ -38,29 +39,20 @@ func topologyJobSpecs(c *JobsConfig, db *sqlite.DB, topo *topology.Live) []jobs.
 		}
 		tp = topo
 	}
-	spec := func(name string, j JobConfig, job jobs.Job) jobs.Spec {
+	spec := func(name string, j config.Job, job jobs.Job) jobs.Spec {
 		return jobs.Spec{
 			Name: name, Schedule: j.Schedule, Enabled: j.Enabled, Timeout: j.Timeout, Jitter: j.Jitter,
 			OnStart: true, Job: job,
 		}
 	}
-	chunk := func(j JobConfig) maintenance.Chunking {
-		return maintenance.Chunking{Rows: j.ChunkRows, Budget: j.ChunkBudget}
-	}
 	return []jobs.Spec{
 		spec(maintenance.NameNeighborEdges, c.NeighborEdges, &maintenance.NeighborEdges{
-			Store: store, Topology: tp, Chunking: chunk(c.NeighborEdges),
+			Store: store, Topology: tp, Chunking: c.NeighborEdges.Chunking(),
 		}),
-		spec(maintenance.NamePruneNeighborEdges, c.PruneNeighborEdges, &maintenance.PruneNeighborEdges{
-			Store: store, Days: c.PruneNeighborEdges.Days, Chunking: chunk(c.PruneNeighborEdges),
+		spec(maintenance.NamePruneNeighborEdges, c.PruneNeighborEdges.Job, &maintenance.PruneNeighborEdges{
+			Store: store, Days: c.PruneNeighborEdges.Days, Chunking: c.PruneNeighborEdges.Chunking(),
 		}),
 	}
-}
-
-// withChunkRows returns j with its default chunkRows replaced.
-func withChunkRows(j JobConfig, rows int) JobConfig {
-	j.ChunkRows = rows
-	return j
 }
 
 // firstTopology returns the optional resolver argument, or nil.

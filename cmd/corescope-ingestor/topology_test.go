@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/corescope/etl/cmd/corescope-ingestor/config"
 	"github.com/corescope/etl/etl/mqtt/mqtttest"
 	"github.com/corescope/etl/jobs/maintenance"
 )
@@ -17,7 +18,7 @@ func TestTopologyJobNames(t *testing.T) {
 		t.Errorf("config names %q, %q; maintenance names %q, %q",
 			maintenance.NameNeighborEdges, maintenance.NamePruneNeighborEdges, maintenance.NameNeighborEdges, maintenance.NamePruneNeighborEdges)
 	}
-	cfg := defaultConfig()
+	cfg := config.Default()
 	if j := cfg.Jobs.NeighborEdges; j.Schedule != "@every 1m" || !j.Enabled || j.ChunkRows != maintenance.DefaultNeighborEdgesChunkRows {
 		t.Errorf("neighborEdges defaults: %+v", j)
 	}

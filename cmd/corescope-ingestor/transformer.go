@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 
+	"github.com/corescope/etl/cmd/corescope-ingestor/config"
 	"github.com/corescope/etl/etl/meshcore"
 	"github.com/corescope/etl/etl/topology"
 	"github.com/corescope/etl/etl/transform"
@@ -15,7 +16,7 @@ import (
 // filter and the per-source settings. The daemon and `import` share it, so
 // that imported messages are stored exactly as live ones. topo resolves
 // the hops of observations.resolved_path; nil leaves it NULL.
-func newTransformer(cfg *Config, reg prometheus.Registerer, log *slog.Logger, topo *topology.Live) (*transform.Transformer, error) {
+func newTransformer(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, topo *topology.Live) (*transform.Transformer, error) {
 	opts, err := cfg.DecoderOptions(log)
 	if err != nil {
 		return nil, usageError{err}
@@ -36,7 +37,7 @@ func newTransformer(cfg *Config, reg prometheus.Registerer, log *slog.Logger, to
 		srcs[s.Name] = transform.Source{Region: s.Region, IATAFilter: s.IATAFilter}
 	}
 	if cfg.Broker.Listen != "" {
-		srcs[cfg.Broker.sourceName()] = transform.Source{Region: cfg.Broker.Region}
+		srcs[cfg.Broker.SourceName()] = transform.Source{Region: cfg.Broker.Region}
 	}
 	return transform.New(transform.Config{
 		Decoder:         meshcore.NewDecoder(opts),

@@ -1,10 +1,8 @@
-package main
+package config
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -14,12 +12,11 @@ import (
 )
 
 // headExampleConfig is CoreScope HEAD's (a06ac8ac) own config.example.json.
-const headExampleConfig = "../../testdata/corescope-config-head.example.json" // a copy of ../shared/testdata
+const headExampleConfig = "../../../testdata/corescope-config-head.example.json" // a copy of ../shared/testdata
 
 // HEAD's example config loads unchanged, and the keys HEAD's ingestor reads
 // are honoured (issue #9 M8).
 func TestLoadConfigCoreScopeHEADExample(t *testing.T) {
-	cleanEnv(t)
 	c := mustLoad(t, headExampleConfig, nil)
 	if want := []string{"#belgium", "#eu"}; !reflect.DeepEqual(c.HashRegions, want) {
 		t.Errorf("hashRegions = %q, want %q", c.HashRegions, want)
@@ -45,18 +42,6 @@ func TestLoadConfigCoreScopeHEADExample(t *testing.T) {
 	}
 	if len(c.MQTTSources) != 3 || c.MQTTSources[2].Name != "wsmqtt" || !c.MQTTSources[2].TLS() {
 		t.Errorf("sources = %+v", c.MQTTSources)
-	}
-
-	// check exits 0 on it, and on the seed-era example.
-	for _, path := range []string{headExampleConfig, "../../testdata/corescope-config.example.json"} {
-		var stdout, stderr bytes.Buffer
-		err := run(context.Background(), []string{"check", "-config", path}, nil, &stdout, &stderr)
-		if code := exitCode(err, io.Discard); code != 0 {
-			t.Errorf("check -config %s: exit %d: %v\n%s", path, code, err, stderr.String())
-		}
-		if strings.Contains(stdout.String(), "your-password") {
-			t.Errorf("check -config %s prints a password", path)
-		}
 	}
 }
 
@@ -88,14 +73,9 @@ func TestLoadConfigHEADKeyErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cleanEnv(t)
 			path := writeConfig(t, "config.json", tt.file)
-			_, err := loadConfig(path, true, nil, nil)
+			_, err := Load(path, true, nil, nil)
 			assertProblems(t, err, tt.want...)
-			err = run(context.Background(), []string{"check", "-config", path}, nil, io.Discard, io.Discard)
-			if code := exitCode(err, io.Discard); code != 2 {
-				t.Errorf("check: exit %d, want 2", code)
-			}
 		})
 	}
 }
@@ -122,15 +102,15 @@ func TestLoadConfigHEADKeyValues(t *testing.T) {
 		t.Errorf("jobs = %+v", c.Jobs)
 	}
 	noEnv := func(string) (string, bool) { return "", false }
-	if b, from := c.memoryLimit(noEnv); b != 300<<20 || from != "runtime.maxMemoryMB" {
+	if b, from := c.MemoryLimit(noEnv); b != 300<<20 || from != "runtime.maxMemoryMB" {
 		t.Errorf("memory limit %d from %s, want 300 MiB from runtime.maxMemoryMB", b, from)
 	}
 	env := func(k string) (string, bool) { return "1GiB", k == "GOMEMLIMIT" }
-	if b, from := c.memoryLimit(env); b != 0 || from != "GOMEMLIMIT" {
+	if b, from := c.MemoryLimit(env); b != 0 || from != "GOMEMLIMIT" {
 		t.Errorf("GOMEMLIMIT does not win: %d from %s", b, from)
 	}
 	def := mustLoad(t, writeConfig(t, "config.json", `{}`), nil)
-	if b, _ := def.memoryLimit(noEnv); b != DefaultMaxMemoryMB<<20 {
+	if b, _ := def.MemoryLimit(noEnv); b != DefaultMaxMemoryMB<<20 {
 		t.Errorf("default memory limit %d", b)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"bytes"
@@ -39,14 +39,14 @@ func testLogger(buf *bytes.Buffer) *slog.Logger {
 func mustLoad(t *testing.T, path string, environ []string) *Config {
 	t.Helper()
 	var logs bytes.Buffer
-	c, err := loadConfig(path, true, environ, testLogger(&logs))
+	c, err := Load(path, true, environ, testLogger(&logs))
 	if err != nil {
-		t.Fatalf("loadConfig(%s): %v\nlogs:\n%s", path, err, logs.String())
+		t.Fatalf("Load(%s): %v\nlogs:\n%s", path, err, logs.String())
 	}
 	return c
 }
 
-// assertProblems checks that err is a *configError and that, for each want
+// assertProblems checks that err is a *Error and that, for each want
 // entry "key: text", some line of the message starts with "key: " and
 // contains text.
 func assertProblems(t *testing.T, err error, want ...string) {
@@ -54,9 +54,9 @@ func assertProblems(t *testing.T, err error, want ...string) {
 	if err == nil {
 		t.Fatalf("want errors %q, got none", want)
 	}
-	var ce *configError
+	var ce *Error
 	if !errors.As(err, &ce) {
-		t.Fatalf("error %T is not a *configError: %v", err, err)
+		t.Fatalf("error %T is not a *Error: %v", err, err)
 	}
 	lines := strings.Split(err.Error(), "\n")
 	for _, w := range want {
@@ -155,7 +155,7 @@ hashChannels: "#a,#b"
 
 func TestLoadConfigCoreScopeExample(t *testing.T) {
 	var logs bytes.Buffer
-	c, err := loadConfig("../../testdata/corescope-config.example.json", true, nil, testLogger(&logs))
+	c, err := Load("../../../testdata/corescope-config.example.json", true, nil, testLogger(&logs))
 	if err != nil {
 		t.Fatalf("CoreScope's example config must load unchanged: %v", err)
 	}
@@ -184,7 +184,7 @@ func TestLoadConfigCoreScopeExample(t *testing.T) {
 	if err != nil || len(keys) != 10 {
 		t.Errorf("channel keys = %d, %v; want 10 (Public + 9 hash channels)", len(keys), err)
 	}
-	if c.ChannelKeysPath != filepath.Join("../../testdata", DefaultChannelKeysFile) {
+	if c.ChannelKeysPath != filepath.Join("../../../testdata", DefaultChannelKeysFile) {
 		t.Errorf("channelKeysPath = %q", c.ChannelKeysPath)
 	}
 }
@@ -192,10 +192,10 @@ func TestLoadConfigCoreScopeExample(t *testing.T) {
 // TestReferenceConfigs keeps etc/ honest: both files load and validate, and
 // the annotated YAML states exactly the built-in defaults.
 func TestReferenceConfigs(t *testing.T) {
-	ref := mustLoad(t, "../../etc/corescope-ingestor.yaml", nil)
-	mustLoad(t, "../../etc/config.example.json", nil)
+	ref := mustLoad(t, "../../../etc/corescope-ingestor.yaml", nil)
+	mustLoad(t, "../../../etc/config.example.json", nil)
 
-	def, err := loadConfig(filepath.Join(t.TempDir(), "config.json"), false, nil, nil)
+	def, err := Load(filepath.Join(t.TempDir(), "config.json"), false, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,8 +205,8 @@ func TestReferenceConfigs(t *testing.T) {
 	ref.MQTTSources[0].Broker = def.MQTTSources[0].Broker
 	ref.ChannelKeysPath = def.ChannelKeysPath
 	if !reflect.DeepEqual(ref, def) {
-		a, _ := ref.marshalYAML()
-		b, _ := def.marshalYAML()
+		a, _ := ref.YAML()
+		b, _ := def.YAML()
 		t.Errorf("etc/corescope-ingestor.yaml does not state the defaults:\n--- reference\n%s\n--- defaults\n%s", a, b)
 	}
 }
@@ -214,7 +214,7 @@ func TestReferenceConfigs(t *testing.T) {
 func TestLoadConfigZeroConfig(t *testing.T) {
 	dir := t.TempDir()
 	var logs bytes.Buffer
-	c, err := loadConfig(filepath.Join(dir, DefaultConfigPath), false, nil, testLogger(&logs))
+	c, err := Load(filepath.Join(dir, DefaultPath), false, nil, testLogger(&logs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,8 +240,8 @@ func TestLoadConfigZeroConfig(t *testing.T) {
 	}
 
 	// The same missing file given with -config is an error.
-	_, err = loadConfig(filepath.Join(dir, DefaultConfigPath), true, nil, nil)
-	assertProblems(t, err, filepath.Join(dir, DefaultConfigPath)+": config file not found")
+	_, err = Load(filepath.Join(dir, DefaultPath), true, nil, nil)
+	assertProblems(t, err, filepath.Join(dir, DefaultPath)+": config file not found")
 }
 
 func TestLoadConfigEnv(t *testing.T) {
@@ -332,7 +332,7 @@ func TestLoadConfigEnv(t *testing.T) {
 
 func TestLoadConfigEnvErrors(t *testing.T) {
 	path := writeConfig(t, "config.json", `{}`)
-	_, err := loadConfig(path, true, []string{
+	_, err := Load(path, true, []string{
 		"CORESCOPE_RETENTION__PACKETDAY=30",
 		"CORESCOPE_MQTTSOURCES=not json",
 		"CORESCOPE_INGEST__BATCHSIZE=many",
@@ -549,6 +549,11 @@ func TestLoadConfigErrors(t *testing.T) {
 			[]string{`jobs.prunePackets.enabled: cannot be true while retention.packetDays is 0`}},
 		{"option of another job", "jobs:\n  walCheckpoint:\n    pages: 5\n",
 			[]string{`jobs.walCheckpoint.pages: not an option of the walCheckpoint job`}},
+		{"days on the vacuum job", "jobs:\n  vacuum:\n    days: 5\n",
+			[]string{`jobs.vacuum.days: not an option of the vacuum job (it applies to staleNodes, staleObservers, pruneMetrics, prunePackets, pruneClientReceptions, pruneNeighborEdges)`}},
+		{"misplaced option, any case", "jobs:\n  backup:\n    OnStartup: true\n  reprocess:\n    keep: 3\n",
+			[]string{`jobs.backup.OnStartup: not an option of the backup job (it applies to vacuum)`,
+				`jobs.reprocess.keep: not an option of the reprocess job (it applies to backup)`}},
 		{"bare number for a duration", "jobs:\n  staleNodes:\n    timeout: 300\n",
 			[]string{`jobs.staleNodes.timeout: 300 is not a duration`}},
 		{"bad duration", "ingest:\n  batchDelay: soon\n",
@@ -610,7 +615,7 @@ func TestLoadConfigErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := loadConfig(writeConfig(t, "c.yaml", tt.file), true, nil, nil)
+			_, err := Load(writeConfig(t, "c.yaml", tt.file), true, nil, nil)
 			assertProblems(t, err, tt.want...)
 		})
 	}
@@ -625,7 +630,7 @@ func TestLoadConfigAllErrorsAtOnce(t *testing.T) {
   "mqttSources": [{"broker": "mqtt://a:1"}, {"broker": "gopher://b:70"}],
   "channelKeys": {"Bad": "xyz"}
 }`)
-	_, err := loadConfig(path, true, []string{"CORESCOPE_NOPE__X=1"}, nil)
+	_, err := Load(path, true, []string{"CORESCOPE_NOPE__X=1"}, nil)
 	want := []string{
 		`retention.packetDay: unknown key (did you mean "packetDays"?)`,
 		`retention.nodeDays: cannot parse "many" as int`,
@@ -644,16 +649,16 @@ func TestLoadConfigAllErrorsAtOnce(t *testing.T) {
 
 func TestLoadConfigFileErrors(t *testing.T) {
 	bad := writeConfig(t, "config.json", "{\n  \"dbPath\": \"x\",\n  oops\n}")
-	_, err := loadConfig(bad, true, nil, nil)
+	_, err := Load(bad, true, nil, nil)
 	assertProblems(t, err, bad+": parse: line 3 column")
 
 	badYAML := writeConfig(t, "c.yaml", "dbPath: [unclosed\n")
-	_, err = loadConfig(badYAML, true, nil, nil)
+	_, err = Load(badYAML, true, nil, nil)
 	assertProblems(t, err, badYAML+": parse: yaml")
 
 	// Other extensions are JSON, as in CoreScope.
 	toml := writeConfig(t, "c.toml", "a = 1\n")
-	_, err = loadConfig(toml, true, nil, nil)
+	_, err = Load(toml, true, nil, nil)
 	assertProblems(t, err, toml+": parse: line 1 column 1: invalid character 'a'")
 	mustLoad(t, writeConfig(t, "config", `{"dbPath": "x.db"}`), nil)
 }

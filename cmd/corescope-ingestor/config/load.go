@@ -1,0 +1,237 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/go-viper/mapstructure/v2"
+	jsonparser "github.com/knadh/koanf/parsers/json"
+	yamlparser "github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/confmap"
+	envprovider "github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/structs"
+	"github.com/knadh/koanf/v2"
+
+	"github.com/corescope/etl/etl/mqtt"
+)
+
+// Names of the environment variables Load reads.
+const (
+	EnvDBPath          = "DB_PATH"
+	EnvMQTTBroker      = "MQTT_BROKER"
+	EnvMQTTTopic       = "MQTT_TOPIC"
+	EnvStatsFile       = "CORESCOPE_INGESTOR_STATS"
+	EnvChannelKeysPath = "CHANNEL_KEYS_PATH"
+	// EnvPrefix maps CORESCOPE_SECTION__KEY=value onto section.key.
+	EnvPrefix = "CORESCOPE_"
+)
+
+// Load reads the config file at path (YAML for .yaml/.yml, JSON
+// otherwise), applies the environment environ (os.Environ form) and returns
+// the validated, effective config. explicit says whether the path was given
+// with -config: a missing default file means zero-config defaults, a missing
+// explicit file is an error. Every problem is reported at once in an *Error.
+func Load(path string, explicit bool, environ []string, log *slog.Logger) (*Config, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var p problems
+	fail := func() (*Config, error) {
+		return nil, &Error{err: errors.Join(p.errs...)}
+	}
+	// set holds the lower-cased key paths given in the file or the
+	// environment: keys match case-insensitively, as in CoreScope.
+	set := map[string]bool{}
+
+	// Layers: defaults, file, CORESCOPE_SECTION__KEY, then CoreScope's
+	// named variables, which win.
+	ko := koanf.New(".")
+	if err := ko.Load(structs.Provider(Default(), "koanf"), nil); err != nil {
+		p.add("defaults", err)
+		return fail()
+	}
+	fileMap, err := readFile(path, explicit, log)
+	if err != nil {
+		p.add(path, err)
+		return fail()
+	}
+	markSet(set, "", fileMap)
+	if err := ko.Load(confmap.Provider(fileMap, ""), nil); err != nil {
+		p.add(path, err)
+		return fail()
+	}
+	if err := ko.Load(envprovider.Provider(".", envprovider.Opt{
+		Prefix:        EnvPrefix,
+		EnvironFunc:   func() []string { return environ },
+		TransformFunc: envTransform(&p, set),
+	}), nil); err != nil {
+		p.add("environment", err)
+	}
+	named := namedEnv(envMap(environ), log)
+	for k, v := range named {
+		markSet(set, k, v)
+	}
+	if err := ko.Load(confmap.Provider(named, "."), nil); err != nil {
+		p.add("environment", err)
+	}
+	fillSourceDefaults(ko)
+
+	c, unused := decode(ko, &p)
+	reportUnknownKeys(&p, unused, c.Server, log)
+	c.normalize(path, func(key string) bool { return set[strings.ToLower(key)] }, &p, log)
+	if len(p.errs) > 0 {
+		return fail()
+	}
+	emptyToNil(reflect.ValueOf(c).Elem())
+	return c, nil
+}
+
+// readFile parses the config file at path, its null values dropped. A
+// missing file that was not given explicitly is empty.
+func readFile(path string, explicit bool, log *slog.Logger) (map[string]any, error) {
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !explicit:
+		log.Info("config file not found, using defaults", "path", path)
+		return map[string]any{}, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, errors.New("config file not found")
+	case err != nil:
+		return nil, fmt.Errorf("parse: %w", err)
+	}
+	// Like CoreScope, any other extension is read as JSON.
+	var parser koanf.Parser = jsonparser.Parser()
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".yaml", ".yml":
+		parser = yamlparser.Parser()
+	}
+	m, err := parser.Unmarshal(b)
+	if err != nil {
+		return nil, describeParseError(b, err)
+	}
+	dropNulls(m)
+	return m, nil
+}
+
+// markSet records the leaf key paths of v under prefix in set.
+func markSet(set map[string]bool, prefix string, v any) {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) == 0 {
+		set[strings.ToLower(prefix)] = true
+		return
+	}
+	for k, child := range m {
+		if prefix != "" {
+			k = prefix + "." + k
+		}
+		markSet(set, k, child)
+	}
+}
+
+// decode unmarshals ko onto the defaults, so that a key given as null keeps
+// its default, and returns the config with the key paths no field took.
+func decode(ko *koanf.Koanf, p *problems) (*Config, []string) {
+	c := Default()
+	var md mapstructure.Metadata
+	dc := &mapstructure.DecoderConfig{
+		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			numberToDurationHook,
+			mapstructure.StringToTimeDurationHookFunc(),
+			mapstructure.StringToSliceHookFunc(","),
+			fractionToIntHook,
+		),
+		WeaklyTypedInput: true,
+		Metadata:         &md,
+		TagName:          "koanf",
+		SquashTagOption:  "flatten", // the option koanf's structs provider reads
+	}
+	err := ko.UnmarshalWithConf("", c, koanf.UnmarshalConf{DecoderConfig: dc})
+	addDecodeErrors(p, err)
+	unused := md.Unused
+	if err != nil {
+		// mapstructure drops the unused keys of a struct that failed to
+		// decode; find them ourselves so all problems show at once.
+		unused = append(unused, unknownKeys(ko.Raw(), reflect.TypeFor[Config](), "")...)
+	}
+	return c, unused
+}
+
+// emptyToNil replaces empty slices and maps with nil throughout v, so that
+// "[]" in a file and an absent key load to the same config.
+func emptyToNil(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				emptyToNil(v.Field(i))
+			}
+		}
+	case reflect.Slice, reflect.Map:
+		if v.Len() == 0 {
+			v.Set(reflect.Zero(v.Type()))
+			return
+		}
+		if v.Kind() == reflect.Slice {
+			for i := range v.Len() {
+				emptyToNil(v.Index(i))
+			}
+		}
+	}
+}
+
+// describeParseError adds the line and column to a JSON syntax error, which
+// encoding/json reports only as a byte offset.
+func describeParseError(b []byte, err error) error {
+	var se *json.SyntaxError
+	if !errors.As(err, &se) || se.Offset > int64(len(b)) {
+		return fmt.Errorf("parse: %w", err)
+	}
+	line := 1 + strings.Count(string(b[:se.Offset]), "\n")
+	col := int(se.Offset) - strings.LastIndex(string(b[:se.Offset]), "\n") - 1
+	return fmt.Errorf("parse: line %d column %d: %w", line, col, err)
+}
+
+// dropNulls removes null values from nested maps, so that a key written as
+// null (or a YAML section whose children are all commented out) means
+// "absent" and keeps its default.
+func dropNulls(m map[string]any) {
+	for k, v := range m {
+		switch v := v.(type) {
+		case nil:
+			delete(m, k)
+		case map[string]any:
+			dropNulls(v)
+		}
+	}
+}
+
+// fillSourceDefaults sets the per-source keys whose zero value is valid
+// (qos 0) to their default when the source does not set them.
+func fillSourceDefaults(ko *koanf.Koanf) {
+	list, ok := ko.Get("mqttSources").([]any)
+	if !ok {
+		return
+	}
+	for _, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok {
+			continue
+		}
+		if !slices.ContainsFunc(slices.Collect(maps.Keys(m)), isQoS) {
+			m["qos"] = mqtt.DefaultQoS
+		}
+	}
+	_ = ko.Load(confmap.Provider(map[string]any{"mqttSources": list}, ""), nil)
+}
+
+// isQoS reports whether a source's key is qos, in any case.
+func isQoS(key string) bool { return strings.EqualFold(key, "qos") }

@@ -1,0 +1,258 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/corescope/etl/etl/mqtt"
+)
+
+// MQTTConfig is CoreScope's legacy single-broker section.
+type MQTTConfig struct {
+	// Broker is the broker URL; empty means unused.
+	Broker string `koanf:"broker"`
+	// Topic is subscribed instead of meshcore/# when non-empty.
+	Topic string `koanf:"topic"`
+}
+
+// DefaultLocalBroker is used when no source is configured at all. The other
+// per-source defaults (topic, QoS, keepalive, stallAfter, connectTimeoutSec,
+// the client id) are etl/mqtt's, next to mqtt.Config.
+const DefaultLocalBroker = "mqtt://localhost:1883"
+
+// SourceConfig is one MQTT broker to subscribe to.
+type SourceConfig struct {
+	// Name tags logs and metrics; unique; default the broker URL.
+	Name string `koanf:"name"`
+	// Broker is the URL; scheme mqtt, mqtts, tcp, ssl, tls, ws or wss.
+	Broker string `koanf:"broker"`
+	// Username and Password authenticate when non-empty (default "").
+	Username string `koanf:"username"`
+	Password string `koanf:"password"`
+	// RejectUnauthorized, when explicitly false, turns off TLS certificate
+	// verification; nil means verify.
+	RejectUnauthorized *bool `koanf:"rejectUnauthorized"`
+	// Topics are the subscriptions (default mqtt.DefaultTopic, meshcore/#).
+	Topics []string `koanf:"topics"`
+	// IATAFilter, when non-empty, keeps only packets whose topic region is
+	// listed (case-sensitive, as in CoreScope).
+	IATAFilter []string `koanf:"iataFilter"`
+	// ConnectTimeoutSec is the startup wait for this source in seconds
+	// (0 means mqtt.DefaultConnectTimeoutSec, 30).
+	ConnectTimeoutSec int `koanf:"connectTimeoutSec"`
+	// Region is the fallback region when neither payload nor topic has one.
+	Region string `koanf:"region"`
+	// QoS is the subscription QoS, 0, 1 or 2 (default mqtt.DefaultQoS, 1).
+	// Ours.
+	QoS int `koanf:"qos"`
+	// ClientID is the MQTT client id (default mqtt.DefaultClientID: "csi-"
+	// and a hash of the host name, the absolute database path and the
+	// source name, stable across restarts). Ours.
+	ClientID string `koanf:"clientId"`
+	// CleanSession true discards the broker session at every connect. The
+	// default, false, is a persistent session: the broker keeps the
+	// subscriptions and queues what arrives while we are reconnecting or
+	// restarting. Ours.
+	CleanSession bool `koanf:"cleanSession"`
+	// StallAfter is the silence after which the watchdog reconnects
+	// (0 means mqtt.DefaultStallAfter, 5m). Ours.
+	StallAfter time.Duration `koanf:"stallAfter"`
+	// CAFile is an optional PEM bundle that replaces the system roots for
+	// TLS brokers. Ours.
+	CAFile string `koanf:"caFile"`
+	// KeepAlive is the MQTT keepalive interval (0 means
+	// mqtt.DefaultKeepAlive, 30s). Ours.
+	KeepAlive time.Duration `koanf:"keepAlive"`
+}
+
+// MQTTConfig translates the source into the mqtt package's config.
+func (s *SourceConfig) MQTTConfig() mqtt.Config {
+	return mqtt.Config{
+		Name:               s.Name,
+		Broker:             s.PahoBroker(),
+		Username:           s.Username,
+		Password:           s.Password,
+		InsecureSkipVerify: s.RejectUnauthorized != nil && !*s.RejectUnauthorized,
+		CAFile:             s.CAFile,
+		Topics:             s.Topics,
+		QoS:                byte(s.QoS),
+		ClientID:           s.ClientID,
+		CleanSession:       s.CleanSession,
+		KeepAlive:          s.KeepAlive,
+		ConnectTimeout:     time.Duration(s.ConnectTimeoutSec) * time.Second,
+		StallAfter:         s.StallAfter,
+	}
+}
+
+// PahoBroker returns the broker URL in the form paho expects: mqtt:// becomes
+// tcp:// and mqtts:// becomes ssl://; other schemes are unchanged.
+func (s *SourceConfig) PahoBroker() string {
+	scheme, rest, ok := strings.Cut(s.Broker, "://")
+	if !ok {
+		return s.Broker
+	}
+	switch strings.ToLower(scheme) {
+	case "mqtt":
+		return "tcp://" + rest
+	case "mqtts":
+		return "ssl://" + rest
+	}
+	return s.Broker
+}
+
+// TLS reports whether the broker URL uses TLS (mqtts, ssl, tls or wss).
+func (s *SourceConfig) TLS() bool {
+	scheme, _, _ := strings.Cut(s.Broker, "://")
+	switch strings.ToLower(scheme) {
+	case "mqtts", "ssl", "tls", "wss":
+		return true
+	}
+	return false
+}
+
+// normalizeSources converts the legacy mqtt section, applies the local
+// default and the per-source defaults, and validates every source.
+func (c *Config) normalizeSources(p *problems, log *slog.Logger) {
+	switch {
+	case len(c.MQTTSources) == 0 && strings.TrimSpace(c.MQTT.Broker) != "":
+		// CoreScope subscribed to both the topic and meshcore/# (and to ""
+		// when the topic was empty); subscribe to exactly one.
+		topic := strings.TrimSpace(c.MQTT.Topic)
+		if topic == "" {
+			topic = mqtt.DefaultTopic
+		}
+		c.MQTTSources = []SourceConfig{{Name: "default", Broker: strings.TrimSpace(c.MQTT.Broker), Topics: []string{topic}, QoS: mqtt.DefaultQoS}}
+		log.Info("converted the legacy mqtt section to a source", "source", "default", "broker", mqtt.RedactURL(c.MQTT.Broker), "topic", topic)
+	case len(c.MQTTSources) > 0 && c.MQTT.Broker != "":
+		log.Debug("legacy mqtt section ignored because mqttSources is set")
+	}
+	if len(c.MQTTSources) == 0 && c.Broker.Listen == "" {
+		c.MQTTSources = []SourceConfig{{Name: "local", Broker: DefaultLocalBroker, QoS: mqtt.DefaultQoS}}
+		log.Info("no MQTT sources configured, defaulting to " + DefaultLocalBroker)
+	}
+
+	host, err := hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	dbPath, err := filepath.Abs(c.DBPath)
+	if err != nil {
+		dbPath = c.DBPath
+	}
+	names := map[string]int{}
+	clientIDs := map[string]int{}
+	for i := range c.MQTTSources {
+		s := &c.MQTTSources[i]
+		key := fmt.Sprintf("mqttSources[%d]", i)
+		s.Broker = strings.TrimSpace(s.Broker)
+		u := validateBroker(p, key+".broker", s.Broker)
+		s.Name = strings.TrimSpace(s.Name)
+		if s.Name == "" && u != nil {
+			// The broker URL without credentials.
+			s.Name = u.Scheme + "://" + u.Host + u.Path
+		}
+		if s.Name != "" {
+			if j, dup := names[s.Name]; dup {
+				p.addf(key+".name", "duplicate source name %q (also mqttSources[%d]); names must be unique", s.Name, j)
+			} else {
+				names[s.Name] = i
+			}
+		}
+		if len(s.Topics) == 0 {
+			s.Topics = []string{mqtt.DefaultTopic}
+		}
+		for j, t := range s.Topics {
+			if err := validateTopicFilter(t); err != nil {
+				p.add(fmt.Sprintf("%s.topics[%d]", key, j), err)
+			}
+		}
+		switch {
+		case s.ConnectTimeoutSec < 0:
+			p.addf(key+".connectTimeoutSec", "must be ≥ 0 seconds (0 means the default, %d), got %d", mqtt.DefaultConnectTimeoutSec, s.ConnectTimeoutSec)
+		case s.ConnectTimeoutSec == 0:
+			s.ConnectTimeoutSec = mqtt.DefaultConnectTimeoutSec
+		}
+		if s.QoS < 0 || s.QoS > 2 {
+			p.addf(key+".qos", "must be 0, 1 or 2, got %d", s.QoS)
+		}
+		if s.Password != "" && s.Username == "" {
+			p.addf(key+".password", "set without username")
+		}
+		s.ClientID = strings.TrimSpace(s.ClientID)
+		generated := s.ClientID == ""
+		if generated {
+			s.ClientID = mqtt.DefaultClientID(host, dbPath, s.Name)
+		}
+		if j, dup := clientIDs[s.ClientID]; dup && !(generated && names[s.Name] != i) {
+			p.addf(key+".clientId", "duplicate client id %q (also mqttSources[%d]); a broker disconnects one of two clients with the same id", s.ClientID, j)
+		} else {
+			clientIDs[s.ClientID] = i
+		}
+		s.StallAfter = defaultDuration(p, key+".stallAfter", s.StallAfter, mqtt.DefaultStallAfter)
+		s.KeepAlive = defaultDuration(p, key+".keepAlive", s.KeepAlive, mqtt.DefaultKeepAlive)
+		if s.KeepAlive > 0 && s.KeepAlive < time.Second {
+			p.addf(key+".keepAlive", "must be at least 1s, got %v", s.KeepAlive)
+		}
+		if s.CAFile != "" {
+			if _, err := os.Stat(s.CAFile); err != nil {
+				p.add(key+".caFile", err)
+			}
+			if u != nil && !s.TLS() {
+				p.addf(key+".caFile", "set for a broker without TLS (%s://); use mqtts, ssl, tls or wss", u.Scheme)
+			}
+		}
+	}
+}
+
+// validateBroker checks a broker URL with mqtt.ParseBroker (the one broker
+// check, whose errors never contain the password) and returns it parsed,
+// or nil.
+func validateBroker(p *problems, key, broker string) *url.URL {
+	if broker == "" {
+		p.addf(key, "required")
+		return nil
+	}
+	u, err := mqtt.ParseBroker(broker)
+	if err != nil {
+		p.add(key, err)
+		return nil
+	}
+	return u
+}
+
+// validateTopicFilter checks an MQTT subscription filter: '#' only as the
+// whole last level, '+' only as a whole level.
+func validateTopicFilter(t string) error {
+	if t == "" {
+		return fmt.Errorf("empty topic")
+	}
+	levels := strings.Split(t, "/")
+	for i, l := range levels {
+		if strings.Contains(l, "#") && (l != "#" || i != len(levels)-1) {
+			return fmt.Errorf("invalid topic %q: '#' must be the whole last level", t)
+		}
+		if strings.Contains(l, "+") && l != "+" {
+			return fmt.Errorf("invalid topic %q: '+' must be a whole level", t)
+		}
+	}
+	return nil
+}
+
+// defaultDuration replaces 0 with def and rejects negative durations.
+func defaultDuration(p *problems, key string, d, def time.Duration) time.Duration {
+	switch {
+	case d < 0:
+		p.addf(key, "must be ≥ 0 (0 means the default, %v), got %v", def, d)
+	case d == 0:
+		return def
+	}
+	return d
+}
+
+// hostname is os.Hostname, replaced in tests.
+var hostname = os.Hostname
