@@ -53,6 +53,10 @@ type PipelineConfig struct {
 	QueueBytes int64         // bytes (payload, topic and msgOverhead per message); default DefaultQueueBytes
 	BatchSize  int           // records per transaction; default DefaultBatchSize
 	BatchDelay time.Duration // default DefaultBatchDelay
+	// DrainTimeout bounds the drain once Run's ctx is done: what is not
+	// committed by then is spooled (see Run). 0 means no bound: the drain
+	// commits everything queued.
+	DrainTimeout time.Duration
 	// Spool takes the messages that do not fit in the queue, and at the
 	// drain deadline those not committed. The caller opens and closes it.
 	// Nil: Enqueue blocks while the queue is full.
@@ -323,12 +327,14 @@ func (b *batch) reset() {
 // already in the queue is transformed, committed and acknowledged before Run
 // returns. The caller stops the sources first and cancels ctx after them, so
 // that the drain sees every message they delivered. The drain does not
-// replay the spool (what it holds is durable). drainCtx bounds the drain:
-// when it is done, the messages taken from the queue and not committed are
-// written to the spool, to be stored on the next start (without a spool,
-// unacknowledged QoS 1 messages are redelivered by the broker and QoS 0
-// ones are lost, counted in Lost), and Run returns.
-func (p *Pipeline) Run(ctx, drainCtx context.Context) error {
+// replay the spool (what it holds is durable). DrainTimeout bounds the
+// drain: when it expires, the messages taken from the queue and not
+// committed are written to the spool, to be stored on the next start
+// (without a spool, unacknowledged QoS 1 messages are redelivered by the
+// broker and QoS 0 ones are lost, counted in Lost), and Run returns.
+func (p *Pipeline) Run(ctx context.Context) error {
+	drainCtx, stopDrain := p.drainDeadline(ctx)
+	defer stopDrain()
 	full := make(chan *batch)    // to the committer; unbuffered: a send succeeds only when it is idle
 	free := make(chan *batch, 2) // back from the committer
 	for range 2 {
@@ -363,6 +369,31 @@ func (p *Pipeline) Run(ctx, drainCtx context.Context) error {
 	}
 	p.spoolLeftovers(failed)
 	return nil
+}
+
+// drainDeadline returns the context of the drain: it ends DrainTimeout
+// after ctx (never, with no DrainTimeout), or when stop is called.
+func (p *Pipeline) drainDeadline(ctx context.Context) (drainCtx context.Context, stop context.CancelFunc) {
+	drainCtx, stop = context.WithCancel(context.WithoutCancel(ctx))
+	if p.cfg.DrainTimeout <= 0 {
+		return drainCtx, stop
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-drainCtx.Done():
+			return
+		}
+		t := time.NewTimer(p.cfg.DrainTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			p.log.Warn("drain timeout: not every queued message was committed", "timeout", p.cfg.DrainTimeout)
+			stop()
+		case <-drainCtx.Done():
+		}
+	}()
+	return drainCtx, stop
 }
 
 // spoolLeftovers writes to the spool the messages of the batches that were

@@ -20,7 +20,7 @@ import (
 // Defaults for Options.
 const (
 	DefaultHistoryPerJob   = 50               // runs kept per job
-	DefaultShutdownTimeout = 15 * time.Second // wait for running jobs and streams after ctx is done
+	DefaultShutdownTimeout = 15 * time.Second // wait for running jobs after ctx is done
 	historyWriteTimeout    = 5 * time.Second  // bound on recording one run
 )
 
@@ -39,12 +39,11 @@ type Options struct {
 	// Location interprets schedules without CRON_TZ; nil means time.Local.
 	Location *time.Location
 	// ShutdownTimeout bounds how long Run waits, once its ctx is done, for
-	// running jobs and streams to return; 0 means DefaultShutdownTimeout.
+	// running jobs to return; 0 means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
 }
 
-// Scheduler runs streaming jobs for its whole lifetime and maintenance jobs
-// on cron schedules, on demand (RunNow, Handler) and chained after each
+// Scheduler runs maintenance jobs on cron schedules, on demand (RunNow, Handler) and chained after each
 // other. Every run of a maintenance job goes through one guard; see the
 // package documentation.
 type Scheduler struct {
@@ -59,7 +58,6 @@ type Scheduler struct {
 	mu       sync.Mutex
 	entries  map[string]*entry
 	order    []*entry
-	streams  []stream
 	base     context.Context // the context of Run, nil before Run
 	started  bool
 	stopping bool
@@ -74,11 +72,6 @@ type entry struct {
 
 	mu   sync.Mutex
 	last *Run
-}
-
-type stream struct {
-	name string
-	run  func(ctx context.Context) error
 }
 
 // triggerKey is the context key of a run's trigger.
@@ -231,28 +224,12 @@ func parseSchedule(spec string) (sched cron.Schedule, err error) {
 	return sched, nil
 }
 
-// AddStream declares a streaming job, such as ingest, that runs for the
-// Scheduler's whole lifetime: Run starts it and cancels its ctx on shutdown.
-// If it returns before that, Run stops everything and returns its error.
-func (s *Scheduler) AddStream(name string, run func(ctx context.Context) error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.streams = append(s.streams, stream{name: name, run: run})
-}
-
-// errStreamEnded is returned by Run when a stream returns nil too early.
-var errStreamEnded = errors.New("ended before shutdown")
-
-// Run starts the cron schedules, the jobs marked OnStart and the streams,
-// and blocks until ctx is done or a stream ends. Then it stops the
-// schedules, cancels every running job and stream, and waits for them for
-// at most the shutdown timeout. It returns nil after a clean shutdown, the
-// error of a stream that ended, or an error if something was still running
-// when the wait gave up.
+// Run starts the cron schedules and the jobs marked OnStart, and blocks
+// until ctx is done. Then it stops the schedules, cancels every running job,
+// and waits for them for at most the shutdown timeout. It returns nil after
+// a clean shutdown, or an error if a job was still running when the wait
+// gave up.
 func (s *Scheduler) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-
 	s.mu.Lock()
 	if s.started {
 		s.mu.Unlock()
@@ -268,7 +245,6 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 	s.started = true
 	s.base = ctx
-	streams := slices.Clone(s.streams)
 	var onStart []*entry
 	for _, e := range s.order {
 		if e.spec.Enabled && e.spec.OnStart {
@@ -296,25 +272,6 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		}()
 	}
 
-	var (
-		streamsDone sync.WaitGroup
-		streamErr   atomic.Pointer[error]
-	)
-	for _, st := range streams {
-		streamsDone.Go(func() {
-			err := st.run(ctx)
-			if ctx.Err() != nil {
-				return // shutting down: whatever the stream returns is its cleanup
-			}
-			if err == nil {
-				err = errStreamEnded
-			}
-			err = fmt.Errorf("stream %s: %w", st.name, err)
-			streamErr.CompareAndSwap(nil, &err)
-			cancel(err)
-		})
-	}
-
 	<-ctx.Done()
 	s.mu.Lock()
 	s.stopping = true
@@ -323,7 +280,6 @@ func (s *Scheduler) Run(ctx context.Context) error {
 
 	all := make(chan struct{})
 	go func() {
-		streamsDone.Wait()
 		<-cronDone.Done()
 		s.inflight.Wait()
 		close(all)
@@ -335,9 +291,6 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	case <-all:
 	case <-timer.C:
 		waitErr = fmt.Errorf("scheduler: jobs still running %s after shutdown: %v", s.shutdownTimeout, s.runningNames())
-	}
-	if p := streamErr.Load(); p != nil {
-		return errors.Join(*p, waitErr)
 	}
 	return waitErr
 }
