@@ -230,16 +230,31 @@ func parseSchedule(spec string) (sched cron.Schedule, err error) {
 // a clean shutdown, or an error if a job was still running when the wait
 // gave up.
 func (s *Scheduler) Run(ctx context.Context) error {
+	onStart, err := s.start(ctx)
+	if err != nil {
+		return err
+	}
+	s.cron.Start()
+	if len(onStart) > 0 {
+		go s.runOnStart(ctx, onStart)
+	}
+	<-ctx.Done()
+	return s.stop()
+}
+
+// start checks the chains, marks the Scheduler started with ctx as the
+// base of its runs, and returns the jobs to run at start, counted in
+// inflight.
+func (s *Scheduler) start(ctx context.Context) ([]*entry, error) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.started {
-		s.mu.Unlock()
-		return errors.New("scheduler: Run called twice")
+		return nil, errors.New("scheduler: Run called twice")
 	}
 	for _, e := range s.order {
 		for _, next := range e.spec.Then {
 			if _, ok := s.entries[next]; !ok {
-				s.mu.Unlock()
-				return fmt.Errorf("scheduler: job %s chains unknown job %s", e.spec.Name, next)
+				return nil, fmt.Errorf("scheduler: job %s chains unknown job %s", e.spec.Name, next)
 			}
 		}
 	}
@@ -254,29 +269,30 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if len(onStart) > 0 {
 		s.inflight.Add(1)
 	}
-	s.mu.Unlock()
+	return onStart, nil
+}
 
-	s.cron.Start()
-	if len(onStart) > 0 {
-		// One after the other, in the order they were added, like
-		// CoreScope's startup pass: they share the writer anyway.
-		go func() {
-			defer s.inflight.Done()
-			for _, e := range onStart {
-				if ctx.Err() != nil {
-					return
-				}
-				s.execute(ctx, e, false, triggerStart)
-			}
-			s.log.Info("startup jobs done", "jobs", len(onStart))
-		}()
+// runOnStart runs the jobs marked OnStart one after the other, in the
+// order they were added, like CoreScope's startup pass: they share the
+// writer anyway.
+func (s *Scheduler) runOnStart(ctx context.Context, onStart []*entry) {
+	defer s.inflight.Done()
+	for _, e := range onStart {
+		if ctx.Err() != nil {
+			return
+		}
+		s.execute(ctx, e, false, triggerStart)
 	}
+	s.log.Info("startup jobs done", "jobs", len(onStart))
+}
 
-	<-ctx.Done()
+// stop stops the schedules and waits, at most the shutdown timeout, for
+// the running jobs, which see Run's ctx done.
+func (s *Scheduler) stop() error {
 	s.mu.Lock()
 	s.stopping = true
 	s.mu.Unlock()
-	cronDone := s.cron.Stop() // no new scheduled runs; running ones see ctx done
+	cronDone := s.cron.Stop() // no new scheduled runs
 
 	all := make(chan struct{})
 	go func() {
@@ -286,13 +302,12 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}()
 	timer := time.NewTimer(s.shutdownTimeout)
 	defer timer.Stop()
-	var waitErr error
 	select {
 	case <-all:
+		return nil
 	case <-timer.C:
-		waitErr = fmt.Errorf("scheduler: jobs still running %s after shutdown: %v", s.shutdownTimeout, s.runningNames())
+		return fmt.Errorf("scheduler: jobs still running %s after shutdown: %v", s.shutdownTimeout, s.runningNames())
 	}
-	return waitErr
 }
 
 func (s *Scheduler) runningNames() []string {

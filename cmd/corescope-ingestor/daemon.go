@@ -216,8 +216,7 @@ func newDaemon(cfg *config.Config, db *sqlite.DB, sp *spool.Spool, sched *jobs.S
 	for _, s := range cfg.MQTTSources {
 		d.brokers[s.Name] = s.Broker
 	}
-	bc := cfg.Broker.BrokerConfig()
-	if bc.Enabled() {
+	if bc := cfg.Broker.BrokerConfig(); bc.Enabled() {
 		d.brokers[cfg.Broker.SourceName()] = "mqtt://" + bc.Listen
 	}
 	d.srcStats = newSourceStats(slices.Collect(maps.Keys(d.brokers)))
@@ -234,6 +233,20 @@ func newDaemon(cfg *config.Config, db *sqlite.DB, sp *spool.Spool, sched *jobs.S
 		Registerer:   d.reg,
 	}, db, d.srcStats.transformer(d.tr))
 
+	if err := d.newSubscriptions(); err != nil {
+		return nil, err
+	}
+	if err := d.newServers(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// newSubscriptions builds capture, the embedded broker and the MQTT
+// sources, around the pipeline's Enqueue.
+func (d *daemon) newSubscriptions() error {
+	cfg, log := d.cfg, d.log
+	var err error
 	// Every received message passes through enqueue: counted for the stats
 	// file's source panels, teed to capture files when configured, then
 	// queued.
@@ -243,7 +256,7 @@ func newDaemon(cfg *config.Config, db *sqlite.DB, sp *spool.Spool, sched *jobs.S
 			Dir: c.Dir, MaxFileBytes: c.MaxFileBytes, MaxFileAge: c.MaxFileAge, Keep: c.Keep, NoCompress: !c.Compress,
 			Logger: log.With("component", "capture"), Registerer: d.reg,
 		}); err != nil {
-			return nil, err
+			return err
 		}
 		next := enqueue
 		enqueue = func(ctx context.Context, m etl.Message) error {
@@ -253,13 +266,13 @@ func newDaemon(cfg *config.Config, db *sqlite.DB, sp *spool.Spool, sched *jobs.S
 			return next(ctx, m)
 		}
 	}
-	if bc.Enabled() {
+	if bc := cfg.Broker.BrokerConfig(); bc.Enabled() {
 		bc.Name = cfg.Broker.SourceName()
 		if bc.MaxMessageBytes == 0 {
 			bc.MaxMessageBytes = cfg.Ingest.MaxMessageBytes
 		}
 		if d.broker, err = broker.Open(bc, broker.Enqueue(enqueue), log.With("component", "broker")); err != nil {
-			return nil, err
+			return err
 		}
 		d.reg.MustRegister(d.broker.Collector())
 	}
@@ -268,12 +281,19 @@ func newDaemon(cfg *config.Config, db *sqlite.DB, sp *spool.Spool, sched *jobs.S
 	for _, s := range cfg.MQTTSources {
 		mc := s.MQTTConfig()
 		if err := mc.Validate(); err != nil {
-			return nil, usageError{fmt.Errorf("mqttSources %q: %w", s.Name, err)}
+			return usageError{fmt.Errorf("mqttSources %q: %w", s.Name, err)}
 		}
 		d.sources = append(d.sources, mqtt.NewSource(mc, enqueue, log.With("component", "mqtt"), mm))
 		d.stall[s.Name] = s.StallAfter
 	}
+	return nil
+}
 
+// newServers builds the HTTP server and the stats file writer, when
+// configured.
+func (d *daemon) newServers() error {
+	cfg, db, log := d.cfg, d.db, d.log
+	var err error
 	if cfg.HTTP.Listen != "" {
 		d.http, err = newHTTPServer(httpOptions{
 			Listen:      cfg.HTTP.Listen,
@@ -282,9 +302,9 @@ func newDaemon(cfg *config.Config, db *sqlite.DB, sp *spool.Spool, sched *jobs.S
 			BearerToken: cfg.HTTP.BearerToken,
 			PProf:       cfg.HTTP.Pprof,
 			Import:      importHandler(d.pipe.Enqueue, db, log.With("component", "import")),
-		}, d.reg, sched.Handler(), d.alive, d.readiness, log.With("component", "http"))
+		}, d.reg, d.sched.Handler(), d.alive, d.readiness, log.With("component", "http"))
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if cfg.Stats.File != "" {
@@ -295,7 +315,7 @@ func newDaemon(cfg *config.Config, db *sqlite.DB, sp *spool.Spool, sched *jobs.S
 		d.reg.MustRegister(failures)
 		d.stats = statsfile.NewWriter(cfg.Stats.File, cfg.Stats.Interval, d.statsSnapshot, log.With("component", "stats"), failures.Inc)
 	}
-	return d, nil
+	return nil
 }
 
 // run runs the actors, one goroutine each in one errgroup, until ctx is
