@@ -53,6 +53,10 @@ type PipelineConfig struct {
 	QueueBytes int64         // bytes (payload, topic and msgOverhead per message); default DefaultQueueBytes
 	BatchSize  int           // records per transaction; default DefaultBatchSize
 	BatchDelay time.Duration // default DefaultBatchDelay
+	// DrainTimeout bounds the drain once Run's ctx is done: what is not
+	// committed by then is spooled (see Run). 0 means no bound: the drain
+	// commits everything queued.
+	DrainTimeout time.Duration
 	// Spool takes the messages that do not fit in the queue, and at the
 	// drain deadline those not committed. The caller opens and closes it.
 	// Nil: Enqueue blocks while the queue is full.
@@ -323,12 +327,14 @@ func (b *batch) reset() {
 // already in the queue is transformed, committed and acknowledged before Run
 // returns. The caller stops the sources first and cancels ctx after them, so
 // that the drain sees every message they delivered. The drain does not
-// replay the spool (what it holds is durable). drainCtx bounds the drain:
-// when it is done, the messages taken from the queue and not committed are
-// written to the spool, to be stored on the next start (without a spool,
-// unacknowledged QoS 1 messages are redelivered by the broker and QoS 0
-// ones are lost, counted in Lost), and Run returns.
-func (p *Pipeline) Run(ctx, drainCtx context.Context) error {
+// replay the spool (what it holds is durable). DrainTimeout bounds the
+// drain: when it expires, the messages taken from the queue and not
+// committed are written to the spool, to be stored on the next start
+// (without a spool, unacknowledged QoS 1 messages are redelivered by the
+// broker and QoS 0 ones are lost, counted in Lost), and Run returns.
+func (p *Pipeline) Run(ctx context.Context) error {
+	drainCtx, stopDrain := p.drainDeadline(ctx)
+	defer stopDrain()
 	full := make(chan *batch)    // to the committer; unbuffered: a send succeeds only when it is idle
 	free := make(chan *batch, 2) // back from the committer
 	for range 2 {
@@ -363,6 +369,31 @@ func (p *Pipeline) Run(ctx, drainCtx context.Context) error {
 	}
 	p.spoolLeftovers(failed)
 	return nil
+}
+
+// drainDeadline returns the context of the drain: it ends DrainTimeout
+// after ctx (never, with no DrainTimeout), or when stop is called.
+func (p *Pipeline) drainDeadline(ctx context.Context) (drainCtx context.Context, stop context.CancelFunc) {
+	drainCtx, stop = context.WithCancel(context.WithoutCancel(ctx))
+	if p.cfg.DrainTimeout <= 0 {
+		return drainCtx, stop
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-drainCtx.Done():
+			return
+		}
+		t := time.NewTimer(p.cfg.DrainTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			p.log.Warn("drain timeout: not every queued message was committed", "timeout", p.cfg.DrainTimeout)
+			stop()
+		case <-drainCtx.Done():
+		}
+	}()
+	return drainCtx, stop
 }
 
 // spoolLeftovers writes to the spool the messages of the batches that were
@@ -451,16 +482,13 @@ func (p *Pipeline) Summary() Summary {
 // batch keeps growing. It returns the batch it was filling when drainCtx
 // ended (nil if none).
 func (p *Pipeline) collect(ctx, drainCtx context.Context, full chan<- *batch, free <-chan *batch) *batch {
-	var b *batch
-	done := ctx.Done()
-	draining := false
-	var ready <-chan struct{}
+	c := collector{p: p, drainCtx: drainCtx, full: full, done: ctx.Done(), timer: time.NewTimer(time.Hour)}
+	c.timer.Stop()
+	defer c.timer.Stop()
 	if p.spool != nil {
-		ready = p.spool.Ready()
+		c.ready = p.spool.Ready()
 	}
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
+	var b *batch
 	for {
 		if b == nil {
 			select {
@@ -469,41 +497,67 @@ func (p *Pipeline) collect(ctx, drainCtx context.Context, full chan<- *batch, fr
 				return nil
 			}
 		}
-		for !p.isFull(b) && p.poll(b, draining) {
+		for !p.isFull(b) && p.poll(b, c.draining) {
 		}
-		var handover chan<- *batch
-		if b.msgs == 0 {
+		switch {
+		case b.msgs == 0:
 			p.collecting.Store(0)
-			if draining {
+			if c.draining {
 				return nil // drained
 			}
-		} else {
-			if p.isFull(b) || draining || time.Since(b.started) >= p.cfg.BatchDelay {
-				select {
-				case full <- b:
-					b = nil
-				case <-drainCtx.Done():
-					return b
-				}
-				continue
+		case p.isFull(b) || c.draining || time.Since(b.started) >= p.cfg.BatchDelay:
+			// Due: wait for the committer.
+			select {
+			case full <- b:
+				b = nil
+			case <-drainCtx.Done():
+				return b
 			}
-			// Commit now if the committer is free, else keep collecting
-			// until it is, the batch is full, or the delay expires.
-			handover = full
-			timer.Reset(p.cfg.BatchDelay - time.Since(b.started))
+			continue
 		}
-		select {
-		case handover <- b:
-			b = nil
-		case m := <-p.queue:
-			p.takeQueued(b, &m)
-		case <-ready:
-		case <-timer.C:
-		case <-done:
-			draining, done, ready = true, nil, nil
+		if c.wait(b) {
+			b = nil // handed over
 		}
-		timer.Stop()
 	}
+}
+
+// collector is the state of collect: before ctx is done it collects from
+// the queue and the spool; once ctx is done it drains the queue only,
+// bounded by drainCtx.
+type collector struct {
+	p        *Pipeline
+	drainCtx context.Context
+	full     chan<- *batch
+	done     <-chan struct{} // ctx.Done() until the drain starts, then nil
+	ready    <-chan struct{} // the spool's Ready until the drain starts, then nil
+	draining bool
+	timer    *time.Timer
+}
+
+// wait blocks until something changes for b, which is not due yet: the
+// committer took it (wait returns true), a message arrived (added to b),
+// the spool has records, b's delay expired, or the drain started. An empty
+// b is not offered to the committer.
+func (c *collector) wait(b *batch) bool {
+	var handover chan<- *batch
+	if b.msgs > 0 {
+		// Commit now if the committer is free, else keep collecting until
+		// it is, the batch is full, or the delay expires.
+		handover = c.full
+		c.timer.Reset(c.p.cfg.BatchDelay - time.Since(b.started))
+	}
+	defer c.timer.Stop()
+	select {
+	case handover <- b:
+		return true
+	case m := <-c.p.queue:
+		c.p.takeQueued(b, &m)
+	case <-c.ready:
+	case <-c.timer.C:
+	case <-c.done:
+		c.draining, c.done, c.ready = true, nil, nil
+	}
+	return false
 }
 
 // poll adds the next available message to b without waiting: from the

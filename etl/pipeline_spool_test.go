@@ -62,7 +62,7 @@ func TestPipelineSpoolsWhileWriterStalls(t *testing.T) {
 	p := etl.NewPipeline(etl.PipelineConfig{QueueSize: 10, BatchSize: 5, Spool: sp, Registerer: reg}, sink, oneRecord)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx, context.Background()) }()
+	go func() { done <- p.Run(ctx) }()
 
 	const n = 500
 	var acked atomic.Int64
@@ -108,7 +108,7 @@ func TestPipelineDropsWhenSpoolFull(t *testing.T) {
 	p := etl.NewPipeline(etl.PipelineConfig{QueueSize: 2, BatchSize: 1, Spool: sp, Registerer: reg}, sink, oneRecord)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx, context.Background()) }()
+	go func() { done <- p.Run(ctx) }()
 	for i := range 200 {
 		enqueueNow(t, p, etl.Message{Topic: fmt.Sprintf("m%d", i), Received: time.Now()})
 	}
@@ -157,7 +157,7 @@ func TestPipelineQueueBoundedByBytes(t *testing.T) {
 	p := etl.NewPipeline(etl.PipelineConfig{QueueSize: 10000, QueueBytes: 100 << 10, BatchSize: 1, Spool: sp}, sink, oneRecord)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx, context.Background()) }()
+	go func() { done <- p.Run(ctx) }()
 	payload := make([]byte, 10<<10)
 	for i := range 100 {
 		enqueueNow(t, p, etl.Message{Topic: fmt.Sprintf("m%d", i), Payload: payload, Received: time.Now()})
@@ -204,17 +204,15 @@ func TestPipelineSpoolsAtDrainDeadline(t *testing.T) {
 	}
 	stalled := &recordingSink{gate: make(chan struct{})}
 	defer close(stalled.gate)
-	p := etl.NewPipeline(etl.PipelineConfig{QueueSize: 20, BatchSize: 5, Spool: sp}, stalled, oneRecord)
+	p := etl.NewPipeline(etl.PipelineConfig{QueueSize: 20, BatchSize: 5, Spool: sp, DrainTimeout: time.Millisecond}, stalled, oneRecord)
 	ctx, cancel := context.WithCancel(context.Background())
-	drainCtx, stopDrain := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx, drainCtx) }()
+	go func() { done <- p.Run(ctx) }()
 	const n = 100
 	for i := range n {
 		enqueueNow(t, p, etl.Message{Topic: fmt.Sprintf("m%03d", i), Received: time.Now()})
 	}
-	cancel()
-	stopDrain() // the deadline, with the writer still stalled
+	cancel() // the drain timeout expires with the writer still stalled
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +230,7 @@ func TestPipelineSpoolsAtDrainDeadline(t *testing.T) {
 	p = etl.NewPipeline(etl.PipelineConfig{QueueSize: 20, BatchSize: 5, Spool: sp}, sink, oneRecord)
 	ctx, cancel = context.WithCancel(context.Background())
 	done = make(chan error, 1)
-	go func() { done <- p.Run(ctx, context.Background()) }()
+	go func() { done <- p.Run(ctx) }()
 	enqueueNow(t, p, etl.Message{Topic: "new", Received: time.Now()})
 	waittest.Until(t, waittest.Timeout, "the spool and the new message stored", func() bool { return sink.count() >= n+1 })
 	t.Logf("spool %+v spooling %v queue %d", sp.Stats(), p.Spooling(), p.QueueLen())

@@ -69,7 +69,7 @@ func TestPipelineAcksAfterCommitAndDrains(t *testing.T) {
 	p := etl.NewPipeline(etl.PipelineConfig{QueueSize: 100, BatchSize: 10, Registerer: prometheus.NewRegistry()}, sink, oneRecord)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx, context.Background()) }()
+	go func() { done <- p.Run(ctx) }()
 
 	var mu sync.Mutex
 	acked := 0
@@ -111,7 +111,7 @@ func TestPipelineCommitsWhenQueueRunsDry(t *testing.T) {
 	p := etl.NewPipeline(etl.PipelineConfig{BatchSize: 1000, BatchDelay: time.Hour}, sink, oneRecord)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go p.Run(ctx, context.Background())
+	go p.Run(ctx)
 	acked := make(chan struct{}, 1)
 	if err := p.Enqueue(ctx, etl.Message{Topic: "a", Received: time.Now(), Ack: func() { acked <- struct{}{} }}); err != nil {
 		t.Fatal(err)
@@ -128,7 +128,7 @@ func TestPipelineGrowsBatchWhileCommitterBusy(t *testing.T) {
 	p := etl.NewPipeline(etl.PipelineConfig{BatchSize: 1000, BatchDelay: time.Hour}, sink, oneRecord)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx, context.Background()) }()
+	go func() { done <- p.Run(ctx) }()
 	p.Enqueue(ctx, etl.Message{Topic: "first"})
 	<-sink.entered // the first batch is being committed
 	for range 50 {
@@ -166,7 +166,7 @@ func TestPipelineIsolatesPoisonRecord(t *testing.T) {
 	for _, topic := range []string{"a", "poison", "b"} {
 		p.Enqueue(ctx, etl.Message{Topic: topic})
 	}
-	go func() { done <- p.Run(ctx, context.Background()) }()
+	go func() { done <- p.Run(ctx) }()
 	waittest.Until(t, waittest.Timeout, "good records stored", func() bool { return sink.count() == 2 })
 	cancel()
 	<-done
@@ -226,7 +226,7 @@ func TestPipelineSurvivesTransformPanic(t *testing.T) {
 		p.Enqueue(ctx, etl.Message{Topic: topic, Ack: func() { acked++ }})
 	}
 	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx, context.Background()) }()
+	go func() { done <- p.Run(ctx) }()
 	waittest.Until(t, waittest.Timeout, "good records stored", func() bool { return sink.count() == 2 })
 	cancel()
 	if err := <-done; err != nil {
@@ -256,7 +256,7 @@ func TestPipelineRetriesWholeBatchWhileStoreUnavailable(t *testing.T) {
 		p.Enqueue(ctx, etl.Message{Topic: "a", Ack: func() { acked.Add(1) }})
 	}
 	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx, context.Background()) }()
+	go func() { done <- p.Run(ctx) }()
 	waittest.Until(t, waittest.Timeout, "batch committed after the store came back", func() bool { return acked.Load() == 10 })
 	cancel()
 	<-done
@@ -275,16 +275,14 @@ func TestPipelineDoesNotAckUncommittedBatchAtDrainDeadline(t *testing.T) {
 	sink := &recordingSink{fail: func([]etl.Record) error {
 		return fmt.Errorf("apply batch: %w: read-only", etl.ErrUnavailable)
 	}}
-	p := etl.NewPipeline(etl.PipelineConfig{}, sink, oneRecord)
+	p := etl.NewPipeline(etl.PipelineConfig{DrainTimeout: time.Millisecond}, sink, oneRecord)
 	ctx, cancel := context.WithCancel(context.Background())
-	drain, stopDrain := context.WithCancel(context.Background())
 	var acked atomic.Int32
 	p.Enqueue(ctx, etl.Message{Topic: "a", Ack: func() { acked.Add(1) }})
 	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx, drain) }()
+	go func() { done <- p.Run(ctx) }()
 	waittest.Until(t, waittest.Timeout, "writer failing", p.Failing)
-	cancel()
-	stopDrain() // the shutdown timeout expires with the store still down
+	cancel() // the drain timeout expires with the store still down
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +299,7 @@ func TestBacklogCountsTheBatchBeingCommitted(t *testing.T) {
 	p := etl.NewPipeline(etl.PipelineConfig{}, sink, oneRecord)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx, context.Background()) }()
+	go func() { done <- p.Run(ctx) }()
 	if p.Backlog() != 0 {
 		t.Fatal("idle pipeline has a backlog")
 	}

@@ -1,5 +1,5 @@
-// Package jobs runs the daemon's work: one long-lived streaming job (ingest)
-// and cron-scheduled maintenance jobs, under one Scheduler that owns time.
+// Package jobs runs the daemon's maintenance jobs under one Scheduler that
+// owns time.
 //
 // A Job does one pass and returns; it has no ticker. The Scheduler decides
 // when it runs (a cron schedule, a run-now request over HTTP, or a chain

@@ -20,7 +20,7 @@ import (
 // Defaults for Options.
 const (
 	DefaultHistoryPerJob   = 50               // runs kept per job
-	DefaultShutdownTimeout = 15 * time.Second // wait for running jobs and streams after ctx is done
+	DefaultShutdownTimeout = 15 * time.Second // wait for running jobs after ctx is done
 	historyWriteTimeout    = 5 * time.Second  // bound on recording one run
 )
 
@@ -39,12 +39,11 @@ type Options struct {
 	// Location interprets schedules without CRON_TZ; nil means time.Local.
 	Location *time.Location
 	// ShutdownTimeout bounds how long Run waits, once its ctx is done, for
-	// running jobs and streams to return; 0 means DefaultShutdownTimeout.
+	// running jobs to return; 0 means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
 }
 
-// Scheduler runs streaming jobs for its whole lifetime and maintenance jobs
-// on cron schedules, on demand (RunNow, Handler) and chained after each
+// Scheduler runs maintenance jobs on cron schedules, on demand (RunNow, Handler) and chained after each
 // other. Every run of a maintenance job goes through one guard; see the
 // package documentation.
 type Scheduler struct {
@@ -59,7 +58,6 @@ type Scheduler struct {
 	mu       sync.Mutex
 	entries  map[string]*entry
 	order    []*entry
-	streams  []stream
 	base     context.Context // the context of Run, nil before Run
 	started  bool
 	stopping bool
@@ -74,11 +72,6 @@ type entry struct {
 
 	mu   sync.Mutex
 	last *Run
-}
-
-type stream struct {
-	name string
-	run  func(ctx context.Context) error
 }
 
 // triggerKey is the context key of a run's trigger.
@@ -231,44 +224,42 @@ func parseSchedule(spec string) (sched cron.Schedule, err error) {
 	return sched, nil
 }
 
-// AddStream declares a streaming job, such as ingest, that runs for the
-// Scheduler's whole lifetime: Run starts it and cancels its ctx on shutdown.
-// If it returns before that, Run stops everything and returns its error.
-func (s *Scheduler) AddStream(name string, run func(ctx context.Context) error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.streams = append(s.streams, stream{name: name, run: run})
+// Run starts the cron schedules and the jobs marked OnStart, and blocks
+// until ctx is done. Then it stops the schedules, cancels every running job,
+// and waits for them for at most the shutdown timeout. It returns nil after
+// a clean shutdown, or an error if a job was still running when the wait
+// gave up.
+func (s *Scheduler) Run(ctx context.Context) error {
+	onStart, err := s.start(ctx)
+	if err != nil {
+		return err
+	}
+	s.cron.Start()
+	if len(onStart) > 0 {
+		go s.runOnStart(ctx, onStart)
+	}
+	<-ctx.Done()
+	return s.stop()
 }
 
-// errStreamEnded is returned by Run when a stream returns nil too early.
-var errStreamEnded = errors.New("ended before shutdown")
-
-// Run starts the cron schedules, the jobs marked OnStart and the streams,
-// and blocks until ctx is done or a stream ends. Then it stops the
-// schedules, cancels every running job and stream, and waits for them for
-// at most the shutdown timeout. It returns nil after a clean shutdown, the
-// error of a stream that ended, or an error if something was still running
-// when the wait gave up.
-func (s *Scheduler) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-
+// start checks the chains, marks the Scheduler started with ctx as the
+// base of its runs, and returns the jobs to run at start, counted in
+// inflight.
+func (s *Scheduler) start(ctx context.Context) ([]*entry, error) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.started {
-		s.mu.Unlock()
-		return errors.New("scheduler: Run called twice")
+		return nil, errors.New("scheduler: Run called twice")
 	}
 	for _, e := range s.order {
 		for _, next := range e.spec.Then {
 			if _, ok := s.entries[next]; !ok {
-				s.mu.Unlock()
-				return fmt.Errorf("scheduler: job %s chains unknown job %s", e.spec.Name, next)
+				return nil, fmt.Errorf("scheduler: job %s chains unknown job %s", e.spec.Name, next)
 			}
 		}
 	}
 	s.started = true
 	s.base = ctx
-	streams := slices.Clone(s.streams)
 	var onStart []*entry
 	for _, e := range s.order {
 		if e.spec.Enabled && e.spec.OnStart {
@@ -278,68 +269,45 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if len(onStart) > 0 {
 		s.inflight.Add(1)
 	}
-	s.mu.Unlock()
+	return onStart, nil
+}
 
-	s.cron.Start()
-	if len(onStart) > 0 {
-		// One after the other, in the order they were added, like
-		// CoreScope's startup pass: they share the writer anyway.
-		go func() {
-			defer s.inflight.Done()
-			for _, e := range onStart {
-				if ctx.Err() != nil {
-					return
-				}
-				s.execute(ctx, e, false, triggerStart)
-			}
-			s.log.Info("startup jobs done", "jobs", len(onStart))
-		}()
+// runOnStart runs the jobs marked OnStart one after the other, in the
+// order they were added, like CoreScope's startup pass: they share the
+// writer anyway.
+func (s *Scheduler) runOnStart(ctx context.Context, onStart []*entry) {
+	defer s.inflight.Done()
+	for _, e := range onStart {
+		if ctx.Err() != nil {
+			return
+		}
+		s.execute(ctx, e, false, triggerStart)
 	}
+	s.log.Info("startup jobs done", "jobs", len(onStart))
+}
 
-	var (
-		streamsDone sync.WaitGroup
-		streamErr   atomic.Pointer[error]
-	)
-	for _, st := range streams {
-		streamsDone.Go(func() {
-			err := st.run(ctx)
-			if ctx.Err() != nil {
-				return // shutting down: whatever the stream returns is its cleanup
-			}
-			if err == nil {
-				err = errStreamEnded
-			}
-			err = fmt.Errorf("stream %s: %w", st.name, err)
-			streamErr.CompareAndSwap(nil, &err)
-			cancel(err)
-		})
-	}
-
-	<-ctx.Done()
+// stop stops the schedules and waits, at most the shutdown timeout, for
+// the running jobs, which see Run's ctx done.
+func (s *Scheduler) stop() error {
 	s.mu.Lock()
 	s.stopping = true
 	s.mu.Unlock()
-	cronDone := s.cron.Stop() // no new scheduled runs; running ones see ctx done
+	cronDone := s.cron.Stop() // no new scheduled runs
 
 	all := make(chan struct{})
 	go func() {
-		streamsDone.Wait()
 		<-cronDone.Done()
 		s.inflight.Wait()
 		close(all)
 	}()
 	timer := time.NewTimer(s.shutdownTimeout)
 	defer timer.Stop()
-	var waitErr error
 	select {
 	case <-all:
+		return nil
 	case <-timer.C:
-		waitErr = fmt.Errorf("scheduler: jobs still running %s after shutdown: %v", s.shutdownTimeout, s.runningNames())
+		return fmt.Errorf("scheduler: jobs still running %s after shutdown: %v", s.shutdownTimeout, s.runningNames())
 	}
-	if p := streamErr.Load(); p != nil {
-		return errors.Join(*p, waitErr)
-	}
-	return waitErr
 }
 
 func (s *Scheduler) runningNames() []string {

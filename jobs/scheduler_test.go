@@ -499,53 +499,6 @@ func TestShutdownWaitIsBounded(t *testing.T) {
 	})
 }
 
-func TestStreamErrorEndsRun(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, jobs.Options{})
-		var jobCancelled atomic.Bool
-		h.add(t, jobs.Spec{Name: "j", Schedule: "@every 1m", Enabled: true,
-			Job: jobs.JobFunc(func(ctx context.Context, dryRun bool) (jobs.Result, error) {
-				<-ctx.Done()
-				jobCancelled.Store(true)
-				return jobs.Result{}, ctx.Err()
-			})})
-		boom := errors.New("broker gone")
-		h.s.AddStream("ingest", func(ctx context.Context) error {
-			select {
-			case <-time.After(90 * time.Second):
-				return boom
-			case <-ctx.Done():
-				return nil
-			}
-		})
-		h.start(t)
-		err := <-h.done
-		if !errors.Is(err, boom) || !strings.Contains(err.Error(), "stream ingest") {
-			t.Fatalf("Run = %v, want the stream's error", err)
-		}
-		if !jobCancelled.Load() {
-			t.Error("running job was not cancelled")
-		}
-	})
-}
-
-func TestStreamCleanShutdown(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, jobs.Options{})
-		var flushed atomic.Bool
-		h.s.AddStream("ingest", func(ctx context.Context) error {
-			<-ctx.Done()
-			flushed.Store(true)
-			return ctx.Err()
-		})
-		h.start(t)
-		time.Sleep(time.Hour)
-		if err := h.stop(t); err != nil || !flushed.Load() {
-			t.Fatalf("Run = %v, flushed = %v", err, flushed.Load())
-		}
-	})
-}
-
 func TestAddRejectsBadSpecs(t *testing.T) {
 	noop := jobs.JobFunc(func(context.Context, bool) (jobs.Result, error) { return jobs.Result{}, nil })
 	s := jobs.NewScheduler(jobs.Options{})

@@ -25,6 +25,7 @@ import (
 	"github.com/corescope/etl/etl/statsfile"
 	"github.com/corescope/etl/etl/topology"
 	"github.com/corescope/etl/etl/transform"
+	"github.com/corescope/etl/jobs"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
@@ -58,13 +59,10 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 // cmdDaemon runs the ingestor until ctx is done.
 //
 // Startup: config → open the database (taking the single-writer lock) →
-// migrations → full VACUUM if configured (it needs the file to itself, so it
-// runs before any subscription) → HTTP, stats file, scheduler → sources.
-//
-// Shutdown order, on SIGINT/SIGTERM: stop the MQTT subscriptions → drain the
-// queue, commit the open batch → ack its messages → wait for running jobs
-// (bounded; their chunks are transactions) → stop the stats file and HTTP →
-// checkpoint and close the database.
+// migrations → the scheduler → full VACUUM if configured, through the
+// scheduler's guard (it needs the file to itself, so it runs before any
+// listener or subscription) → the other actors, run by daemon.run, which
+// documents the shutdown order. The spool and the database are closed last.
 func cmdDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("corescope-ingestor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -102,7 +100,17 @@ func cmdDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(applied) > 0 {
 		log.Info("migrations applied", "count", len(applied), "names", applied)
 	}
-	if err := startupMaintenance(ctx, cfg, db, log.With("component", "jobs")); err != nil {
+	reg := prometheus.NewRegistry()
+	// The resolver of resolved_path: the transform reads it, the
+	// neighborEdges job refreshes it (at start, then every minute).
+	topo := topology.NewLive(db)
+	jobsLog := log.With("component", "jobs")
+	sched, err := buildScheduler(cfg, db, reg, jobsLog, topo)
+	if err != nil {
+		db.Close()
+		return err
+	}
+	if err := startupMaintenance(ctx, cfg, db, sched, jobsLog); err != nil {
 		db.Close()
 		return err
 	}
@@ -110,7 +118,6 @@ func cmdDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if spoolDir == "" {
 		spoolDir = cfg.DBPath + ".spool"
 	}
-	reg := prometheus.NewRegistry()
 	sp, err := spool.Open(spoolDir, spool.Options{
 		MaxBytes:   cfg.Ingest.SpoolMaxBytes,
 		Logger:     log.With("component", "spool"),
@@ -120,7 +127,7 @@ func cmdDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		db.Close()
 		return err
 	}
-	d, err := newDaemon(cfg, db, sp, reg, log)
+	d, err := newDaemon(cfg, db, sp, sched, topo, reg, log)
 	if err != nil {
 		sp.Close()
 		db.Close()
@@ -157,7 +164,7 @@ type daemon struct {
 	tr       *transform.Transformer
 	sources  []*mqtt.Source
 	stall    map[string]time.Duration
-	sched    interface{ Run(context.Context) error }
+	sched    *jobs.Scheduler
 	http     *httpServer
 	stats    *statsfile.Writer
 	started  time.Time
@@ -189,8 +196,10 @@ func (h *dbHealth) get() (time.Time, error) {
 	return h.at, h.err
 }
 
-func newDaemon(cfg *config.Config, db *sqlite.DB, sp *spool.Spool, reg *prometheus.Registry, log *slog.Logger) (*daemon, error) {
-	d := &daemon{cfg: cfg, db: db, log: log, reg: reg, stall: map[string]time.Duration{}, started: time.Now()}
+// newDaemon builds the actors around db, sp and sched, listeners included;
+// run runs them.
+func newDaemon(cfg *config.Config, db *sqlite.DB, sp *spool.Spool, sched *jobs.Scheduler, topo *topology.Live, reg *prometheus.Registry, log *slog.Logger) (*daemon, error) {
+	d := &daemon{cfg: cfg, db: db, log: log, reg: reg, sched: sched, stall: map[string]time.Duration{}, started: time.Now()}
 	d.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -200,9 +209,6 @@ func newDaemon(cfg *config.Config, db *sqlite.DB, sp *spool.Spool, reg *promethe
 	d.checkpoints = newCheckpointMetrics(d.reg, log.With("component", "db"))
 
 	var err error
-	// The resolver of resolved_path: the transform reads it, the
-	// neighborEdges job refreshes it (at start, then every minute).
-	topo := topology.NewLive(db)
 	if d.tr, err = newTransformer(cfg, d.reg, log, topo); err != nil {
 		return nil, err
 	}
@@ -210,8 +216,7 @@ func newDaemon(cfg *config.Config, db *sqlite.DB, sp *spool.Spool, reg *promethe
 	for _, s := range cfg.MQTTSources {
 		d.brokers[s.Name] = s.Broker
 	}
-	bc := cfg.Broker.BrokerConfig()
-	if bc.Enabled() {
+	if bc := cfg.Broker.BrokerConfig(); bc.Enabled() {
 		d.brokers[cfg.Broker.SourceName()] = "mqtt://" + bc.Listen
 	}
 	d.srcStats = newSourceStats(slices.Collect(maps.Keys(d.brokers)))
@@ -220,12 +225,28 @@ func newDaemon(cfg *config.Config, db *sqlite.DB, sp *spool.Spool, reg *promethe
 		QueueBytes: cfg.Ingest.QueueMaxBytes,
 		BatchSize:  cfg.Ingest.BatchSize,
 		BatchDelay: cfg.Ingest.BatchDelay,
-		Spool:      sp,
-		Admit:      d.tr.Admit,
-		Logger:     log.With("component", "ingest"),
-		Registerer: d.reg,
+		// The drain starts once the subscriptions have stopped.
+		DrainTimeout: cfg.Ingest.ShutdownTimeout,
+		Spool:        sp,
+		Admit:        d.tr.Admit,
+		Logger:       log.With("component", "ingest"),
+		Registerer:   d.reg,
 	}, db, d.srcStats.transformer(d.tr))
 
+	if err := d.newSubscriptions(); err != nil {
+		return nil, err
+	}
+	if err := d.newServers(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// newSubscriptions builds capture, the embedded broker and the MQTT
+// sources, around the pipeline's Enqueue.
+func (d *daemon) newSubscriptions() error {
+	cfg, log := d.cfg, d.log
+	var err error
 	// Every received message passes through enqueue: counted for the stats
 	// file's source panels, teed to capture files when configured, then
 	// queued.
@@ -235,7 +256,7 @@ func newDaemon(cfg *config.Config, db *sqlite.DB, sp *spool.Spool, reg *promethe
 			Dir: c.Dir, MaxFileBytes: c.MaxFileBytes, MaxFileAge: c.MaxFileAge, Keep: c.Keep, NoCompress: !c.Compress,
 			Logger: log.With("component", "capture"), Registerer: d.reg,
 		}); err != nil {
-			return nil, err
+			return err
 		}
 		next := enqueue
 		enqueue = func(ctx context.Context, m etl.Message) error {
@@ -245,13 +266,13 @@ func newDaemon(cfg *config.Config, db *sqlite.DB, sp *spool.Spool, reg *promethe
 			return next(ctx, m)
 		}
 	}
-	if bc.Enabled() {
+	if bc := cfg.Broker.BrokerConfig(); bc.Enabled() {
 		bc.Name = cfg.Broker.SourceName()
 		if bc.MaxMessageBytes == 0 {
 			bc.MaxMessageBytes = cfg.Ingest.MaxMessageBytes
 		}
 		if d.broker, err = broker.Open(bc, broker.Enqueue(enqueue), log.With("component", "broker")); err != nil {
-			return nil, err
+			return err
 		}
 		d.reg.MustRegister(d.broker.Collector())
 	}
@@ -260,19 +281,19 @@ func newDaemon(cfg *config.Config, db *sqlite.DB, sp *spool.Spool, reg *promethe
 	for _, s := range cfg.MQTTSources {
 		mc := s.MQTTConfig()
 		if err := mc.Validate(); err != nil {
-			return nil, usageError{fmt.Errorf("mqttSources %q: %w", s.Name, err)}
+			return usageError{fmt.Errorf("mqttSources %q: %w", s.Name, err)}
 		}
 		d.sources = append(d.sources, mqtt.NewSource(mc, enqueue, log.With("component", "mqtt"), mm))
 		d.stall[s.Name] = s.StallAfter
 	}
+	return nil
+}
 
-	sched, err := buildScheduler(cfg, db, d.reg, log.With("component", "jobs"), topo)
-	if err != nil {
-		return nil, err
-	}
-	sched.AddStream("ingest", d.ingest)
-	d.sched = sched
-
+// newServers builds the HTTP server and the stats file writer, when
+// configured.
+func (d *daemon) newServers() error {
+	cfg, db, log := d.cfg, d.db, d.log
+	var err error
 	if cfg.HTTP.Listen != "" {
 		d.http, err = newHTTPServer(httpOptions{
 			Listen:      cfg.HTTP.Listen,
@@ -281,9 +302,9 @@ func newDaemon(cfg *config.Config, db *sqlite.DB, sp *spool.Spool, reg *promethe
 			BearerToken: cfg.HTTP.BearerToken,
 			PProf:       cfg.HTTP.Pprof,
 			Import:      importHandler(d.pipe.Enqueue, db, log.With("component", "import")),
-		}, d.reg, sched.Handler(), d.alive, d.readiness, log.With("component", "http"))
+		}, d.reg, d.sched.Handler(), d.alive, d.readiness, log.With("component", "http"))
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if cfg.Stats.File != "" {
@@ -294,92 +315,93 @@ func newDaemon(cfg *config.Config, db *sqlite.DB, sp *spool.Spool, reg *promethe
 		d.reg.MustRegister(failures)
 		d.stats = statsfile.NewWriter(cfg.Stats.File, cfg.Stats.Interval, d.statsSnapshot, log.With("component", "stats"), failures.Inc)
 	}
-	return d, nil
+	return nil
 }
 
-// run runs every actor until ctx is done, in the documented shutdown order.
+// run runs the actors, one goroutine each in one errgroup, until ctx is
+// done or one of them fails. Then it stops them in this order, each step
+// once the one before has returned:
+//
+//  1. stop the subscriptions: the MQTT sources (a persistent session first
+//     waits briefly for the acks of what it handed over) and the embedded
+//     broker; at the same time the scheduler starts no new job and cancels
+//     the running ones.
+//  2. the pipeline flushes and commits the open batch and what is still
+//     queued, acks each committed message, and spools what it could not
+//     commit within ingest.shutdownTimeout; capture writes what the sources
+//     delivered last; running jobs are waited for, at most
+//     ingest.shutdownTimeout (their chunks are transactions).
+//  3. stop HTTP (it serves /readyz during the drain), the stats file, the
+//     write probe, the summaries and the checkpointer.
+//
+// cmdDaemon then closes the spool, checkpoints and closes the database.
 func (d *daemon) run(ctx context.Context) error {
-	// The scheduler owns the ingest stream and the jobs; HTTP and the stats
-	// file outlive it so that /readyz and the perf page stay up during the
-	// drain.
+	g, ctx := errgroup.WithContext(ctx)
+	// The context of each step ends when the step before it has returned.
+	drainCtx, drain := context.WithCancel(context.WithoutCancel(ctx))
+	defer drain()
 	auxCtx, stopAux := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopAux()
-	var aux errgroup.Group
+	var subscriptions, writers sync.WaitGroup
+	goStep := func(step *sync.WaitGroup, run func() error) {
+		step.Add(1)
+		g.Go(func() error {
+			defer step.Done()
+			return run()
+		})
+	}
+
+	// 1. Subscriptions.
+	for _, s := range d.sources {
+		goStep(&subscriptions, func() error { return subscription(ctx, s.Run) })
+	}
+	if d.broker != nil {
+		goStep(&subscriptions, func() error { return subscription(ctx, d.broker.Run) })
+		d.printQuickStart()
+	}
+	// 2. The writer, capture and the jobs.
+	goStep(&writers, func() error { return d.pipe.Run(drainCtx) })
+	if d.capture != nil {
+		// A capture failure is reported by /readyz; ingest goes on.
+		goStep(&writers, func() error { d.capture.Run(drainCtx); return nil })
+	}
+	goStep(&writers, func() error { return d.sched.Run(ctx) })
+	// 3. What serves and watches the others.
 	if d.http != nil {
-		aux.Go(func() error { return d.http.Run(auxCtx) })
+		g.Go(func() error { return d.http.Run(auxCtx) })
 	}
 	if d.stats != nil {
-		aux.Go(func() error { return d.stats.Run(auxCtx) })
+		g.Go(func() error { return d.stats.Run(auxCtx) })
 	}
-	aux.Go(func() error { d.probeDB(auxCtx); return nil })
-	aux.Go(func() error { return d.db.RunCheckpointer(auxCtx, 0, d.checkpoints.observe) })
-	aux.Go(func() error { d.summaries(auxCtx); return nil })
+	g.Go(func() error { d.probeDB(auxCtx); return nil })
+	g.Go(func() error { d.summaries(auxCtx); return nil })
+	g.Go(func() error { return d.db.RunCheckpointer(auxCtx, 0, d.checkpoints.observe) })
 
-	err := d.sched.Run(ctx)
-	stopAux()
-	if auxErr := aux.Wait(); err == nil {
-		err = auxErr
-	}
+	// The sequence.
+	g.Go(func() error {
+		subscriptions.Wait()
+		drain()
+		writers.Wait()
+		stopAux()
+		return nil
+	})
+	err := g.Wait()
 	d.logSummary("final ingest summary")
 	return err
 }
 
-// ingest is the streaming job: sources → pipeline → database. When ctx is
-// done the sources stop first, then the pipeline drains what they delivered,
-// bounded by ingest.shutdownTimeout.
-func (d *daemon) ingest(ctx context.Context) error {
-	pipeCtx, stopPipe := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopPipe()
-	drainCtx, stopDrain := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopDrain()
-	go func() {
-		<-ctx.Done()
-		t := time.NewTimer(d.cfg.Ingest.ShutdownTimeout)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			d.log.Warn("shutdown timeout: not every queued message was committed; the rest goes to the spool")
-			stopDrain()
-		case <-drainCtx.Done():
-		}
-	}()
-	pipeDone := make(chan error, 1)
-	go func() { pipeDone <- d.pipe.Run(pipeCtx, drainCtx) }()
-
-	var g errgroup.Group
-	for _, s := range d.sources {
-		g.Go(func() error { return s.Run(ctx) })
+// subscription runs a source or the embedded broker (each names itself in
+// its errors: "mqtt source %q: …", "broker: …") until ctx is done. What it
+// returns at shutdown is its cleanup, not a failure.
+func subscription(ctx context.Context, run func(context.Context) error) error {
+	err := run(ctx)
+	if ctx.Err() != nil {
+		return nil
 	}
-	if d.broker != nil {
-		g.Go(func() error { return d.broker.Run(ctx) })
-		d.printQuickStart()
+	if err == nil {
+		err = errors.New("stopped unexpectedly")
 	}
-	var capDone chan struct{}
-	if d.capture != nil {
-		// Capture outlives the sources so that it writes what they
-		// delivered last.
-		capCtx, stopCap := context.WithCancel(context.WithoutCancel(ctx))
-		defer stopCap()
-		capDone = make(chan struct{})
-		go func() { d.capture.Run(capCtx); close(capDone) }()
-		defer func() { stopCap(); <-capDone }()
-	}
-	srcErr := g.Wait() // returns when ctx is done (or a source config is invalid)
-	stopPipe()         // sources stopped: drain and return
-	pipeErr := <-pipeDone
-	stopDrain()
-	// The scheduler names the stream ("stream ingest: …") and each source
-	// names itself ("mqtt source %q: …").
-	if srcErr != nil {
-		return srcErr
-	}
-	if pipeErr != nil {
-		return pipeErr
-	}
-	if ctx.Err() == nil {
-		return errors.New("stopped unexpectedly")
-	}
-	return nil
+	return fmt.Errorf("stream ingest: %w", err)
 }
 
 // probeDB checks that the database is writable, at start and whenever no

@@ -252,7 +252,7 @@ func importLocally(ctx context.Context, cfg *config.Config, req importRequest, p
 	pctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	done := make(chan error, 1)
-	go func() { done <- pipe.Run(pctx, context.WithoutCancel(ctx)) }()
+	go func() { done <- pipe.Run(pctx) }() // no DrainTimeout: the drain commits everything
 	im := &importer{enqueue: pipe.Enqueue, log: log}
 	tick := startTicker(ctx, im.snapshot, progress)
 	err = im.files(ctx, req.Files)

@@ -30,10 +30,6 @@ import (
 // The store of every maintenance job is the daemon's database.
 var _ maintenance.Store = (*sqlite.DB)(nil)
 
-// schedulerShutdownMargin is added to ingest.shutdownTimeout for the
-// scheduler's own wait, so that the ingest drain's bound fires first.
-const schedulerShutdownMargin = 2 * time.Second
-
 // buildScheduler returns a Scheduler with every maintenance job of
 // cfg.Jobs registered; the daemon adds the ingest stream itself. Run
 // history goes to the job_runs table. topo, when given, is the resolver
@@ -44,7 +40,7 @@ func buildScheduler(cfg *config.Config, db *sqlite.DB, reg prometheus.Registerer
 		Registerer:      reg,
 		History:         jobHistory{db: db, keep: cfg.Jobs.HistoryPerJob},
 		HistoryPerJob:   cfg.Jobs.HistoryPerJob,
-		ShutdownTimeout: cfg.Ingest.ShutdownTimeout + schedulerShutdownMargin,
+		ShutdownTimeout: cfg.Ingest.ShutdownTimeout, // the wait for running jobs
 	})
 	for _, spec := range jobSpecs(cfg, db, log, topo...) {
 		spec.Job = componentJob(spec.Name, spec.Job)
@@ -132,10 +128,11 @@ func startupBackfill(name string, job jobs.Job) jobs.Spec {
 
 // startupMaintenance runs, before any subscription, the one-time full
 // VACUUM that switches an old file to incremental auto-vacuum when
-// jobs.vacuum.onStartup is set (spec §3.2 CheckAutoVacuum). A failed VACUUM
-// is logged and startup continues, as in CoreScope; only a cancelled ctx is
-// returned.
-func startupMaintenance(ctx context.Context, cfg *config.Config, db *sqlite.DB, log *slog.Logger) error {
+// jobs.vacuum.onStartup is set (spec §3.2 CheckAutoVacuum). It runs through
+// sched's guard, before sched.Run, which times it, records it in the job
+// history and logs it. A failed VACUUM leaves the file as it is and startup
+// continues, as in CoreScope; only a cancelled ctx is returned.
+func startupMaintenance(ctx context.Context, cfg *config.Config, db *sqlite.DB, sched *jobs.Scheduler, log *slog.Logger) error {
 	mode, err := db.AutoVacuumMode(ctx)
 	if err != nil {
 		return fmt.Errorf("startup maintenance: %w", err)
@@ -149,28 +146,23 @@ func startupMaintenance(ctx context.Context, cfg *config.Config, db *sqlite.DB, 
 			"auto_vacuum", mode)
 		return nil
 	}
+	// Declared only when it is to run: once the file is converted, a run
+	// changes nothing.
+	if err := sched.Add(jobs.Spec{
+		Name: maintenance.NameFullVacuum, Enabled: true,
+		Job: componentJob(maintenance.NameFullVacuum, &maintenance.FullVacuum{Store: db}),
+	}); err != nil {
+		return fmt.Errorf("startup maintenance: %w", err)
+	}
 	log.Info("full vacuum starting: converting the file to auto_vacuum=INCREMENTAL; ingest starts when it is done",
 		"job", maintenance.NameFullVacuum, "path", db.Path())
-	run := jobs.Run{Job: maintenance.NameFullVacuum, Started: time.Now()}
-	res, err := (&maintenance.FullVacuum{Store: db}).Run(ctx, false)
-	run.Finished, run.Rows = time.Now(), res.Rows
-	run.Result = jobs.ResultSuccess
-	if err != nil {
+	if _, err := sched.RunNow(ctx, maintenance.NameFullVacuum, false); err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("startup maintenance: %w", ctx.Err())
 		}
-		run.Result, run.Err = jobs.ResultError, err.Error()
+		// The guard logged the run with its error.
+		log.Warn("continuing with auto_vacuum unchanged", "job", maintenance.NameFullVacuum)
 	}
-	herr := jobHistory{db: db, keep: cfg.Jobs.HistoryPerJob}.RecordRun(ctx, run)
-	attrs := []any{"job", run.Job, "result", run.Result, "rows", run.Rows, "duration", run.Duration(), "detail", res.Detail}
-	if herr != nil {
-		attrs = append(attrs, "history_err", herr)
-	}
-	if err != nil {
-		log.Error("full vacuum failed; continuing with auto_vacuum unchanged", append(attrs, "err", err)...)
-		return nil
-	}
-	log.Info("full vacuum complete", attrs...)
 	return nil
 }
 

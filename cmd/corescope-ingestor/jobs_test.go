@@ -140,7 +140,12 @@ func TestStartupMaintenanceFullVacuum(t *testing.T) {
 		env := newJobsEnv(t, `"listen": ""`, fmt.Sprintf(`"db": {"vacuumOnStartup": %v}`, on))
 		db := openJobsDB(t, env.dbPath)
 		var logs bytes.Buffer
-		if err := startupMaintenance(ctx, env.cfg, db, slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
+		log := slog.New(slog.NewTextHandler(&logs, nil))
+		sched, err := buildScheduler(env.cfg, db, nil, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := startupMaintenance(ctx, env.cfg, db, sched, log); err != nil {
 			t.Fatal(err)
 		}
 		mode, err := db.AutoVacuumMode(ctx)
@@ -162,7 +167,10 @@ func TestStartupMaintenanceFullVacuum(t *testing.T) {
 		}
 		// The next start finds the file converted and does nothing.
 		logs.Reset()
-		if err := startupMaintenance(ctx, env.cfg, db, slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
+		if sched, err = buildScheduler(env.cfg, db, nil, log); err != nil {
+			t.Fatal(err)
+		}
+		if err := startupMaintenance(ctx, env.cfg, db, sched, log); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.Contains(logs.String(), "auto_vacuum is INCREMENTAL") {

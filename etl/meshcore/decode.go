@@ -226,87 +226,119 @@ var emptyHops = []string{}
 const errPathFmt = "invalid path encoding: pathByte 0x%02X (hash_size=%d hash_count=%d) violates firmware validity (Packet.cpp:13-18, MAX_PATH_SIZE=64)"
 
 func (d *Decoder) decode(st *scratch, raw string) (*Packet, error) {
+	f, err := parseFrame(st, raw)
+	if err != nil {
+		return nil, err
+	}
+	dc := decoding{d: d, st: st}
+	dc.header(raw, &f)
+	dc.payload(f.buf[f.start:])
+	dc.path(f.stripped)
+	return dc.finish(), nil
+}
+
+// frame is the outer layout of a raw packet, checked against the firmware's
+// limits: header, transport codes (for the transport routes), path byte,
+// path, payload.
+type frame struct {
+	buf      []byte // the whole packet (in scratch)
+	off      int    // index of the path byte: 1, or 5 after the transport codes
+	start    int    // index of the payload
+	stripped bool   // raw contained whitespace, which the hex decoding skipped
+}
+
+// parseFrame hex-decodes raw into st and checks its layout.
+func parseFrame(st *scratch, raw string) (frame, error) {
 	n, stripped, err := decodeHex(raw, st.buf[:])
 	if err != nil {
-		return nil, &Error{KindInvalidHex, "invalid hex: " + err.Error()}
+		return frame{}, &Error{KindInvalidHex, "invalid hex: " + err.Error()}
 	}
 	if n < 2 {
-		return nil, &Error{KindTooShort, "packet too short (need at least header + pathLength)"}
+		return frame{}, &Error{KindTooShort, "packet too short (need at least header + pathLength)"}
 	}
 	buf := st.buf[:min(n, MaxPacketSize)]
-	header := buf[0]
-	route := int(header & 0x03)
+	route := int(buf[0] & 0x03)
 	off := 1
 	if route == RouteTransportFlood || route == RouteTransportDirect {
 		if n < 5 {
-			return nil, &Error{KindTransportTooShort, "packet too short for transport codes"}
+			return frame{}, &Error{KindTransportTooShort, "packet too short for transport codes"}
 		}
 		off = 5
 	}
 	if off >= n {
-		return nil, &Error{KindNoPathByte, "packet too short (no path byte)"}
+		return frame{}, &Error{KindNoPathByte, "packet too short (no path byte)"}
 	}
 	pb := buf[off]
 	hashSize := int(pb>>6) + 1
 	hashCount := int(pb & 0x3f)
 	pathLen := hashSize * hashCount
 	if hashSize == 4 || pathLen > MaxPathSize {
-		return nil, &Error{KindInvalidPathEncoding, fmt.Sprintf(errPathFmt, pb, hashSize, hashCount)}
+		return frame{}, &Error{KindInvalidPathEncoding, fmt.Sprintf(errPathFmt, pb, hashSize, hashCount)}
 	}
 	start := off + 1 + pathLen
 	if start > n {
-		return nil, &Error{KindPathExceedsBuffer, fmt.Sprintf(
+		return frame{}, &Error{KindPathExceedsBuffer, fmt.Sprintf(
 			"packet path length (%d bytes claimed by pathByte 0x%02X) exceeds buffer (%d bytes)", pathLen, pb, n)}
 	}
 	if n-start > MaxPayloadSize {
-		return nil, &Error{KindPayloadTooLarge, fmt.Sprintf(
+		return frame{}, &Error{KindPayloadTooLarge, fmt.Sprintf(
 			"packet payload (%d bytes) exceeds firmware MAX_PACKET_PAYLOAD=184 (MeshCore.h:19)", n-start)}
 	}
 	// From here on n <= MaxPacketSize: buf holds the whole packet.
-	payload := buf[start:n]
+	return frame{buf: buf[:n], off: off, start: start, stripped: stripped}, nil
+}
 
-	blk := new(packetBlock)
-	pkt := &blk.pkt
-	ptype := int(header>>2) & 0x0f
-	pkt.RouteType = route
-	pkt.PayloadType = ptype
+// header allocates the packet and sets what the header, the path byte and
+// the transport codes say, and the content hash.
+func (dc *decoding) header(raw string, f *frame) {
+	st, buf := dc.st, f.buf
+	header := buf[0]
+	pb := buf[f.off]
+	payload := buf[f.start:]
+	dc.blk = new(packetBlock)
+	pkt := &dc.blk.pkt
+	dc.pkt = pkt
+	dc.route = int(header & 0x03)
+	dc.ptype = int(header>>2) & 0x0f
+	pkt.RouteType = dc.route
+	pkt.PayloadType = dc.ptype
 	pkt.PayloadVersion = int(header >> 6)
-	pkt.RouteTypeName = routeTypeNames[route]
-	pkt.PayloadTypeName = payloadTypeNames[ptype]
+	pkt.RouteTypeName = routeTypeNames[dc.route]
+	pkt.PayloadTypeName = payloadTypeNames[dc.ptype]
 
 	// Content hash over the verbatim raw: any stripped whitespace makes the
 	// verbatim string invalid hex, hence the fallback.
-	if stripped {
+	if f.stripped {
 		pkt.Hash = fallbackHash(raw)
 	} else {
-		st.setLater(&pkt.Hash, st.contentHash(ptype, pb, payload))
+		st.setLater(&pkt.Hash, st.contentHash(dc.ptype, pb, payload))
 	}
 
-	if off == 5 {
-		pkt.TransportCodes = &blk.tc
-		st.setLater(&blk.tc[0], st.arHex(buf[1:3], hexUpper))
-		st.setLater(&blk.tc[1], st.arHex(buf[3:5], hexUpper))
+	if f.off == 5 {
+		pkt.TransportCodes = &dc.blk.tc
+		st.setLater(&dc.blk.tc[0], st.arHex(buf[1:3], hexUpper))
+		st.setLater(&dc.blk.tc[1], st.arHex(buf[3:5], hexUpper))
 		// Region scope (head §2.5): code1 0000 means unscoped.
 		if code1 := [2]byte{buf[1], buf[2]}; code1 != [2]byte{} {
 			pkt.TransportScoped = true
-			pkt.ScopeName = st.matchScope(d.regions, byte(ptype), payload, code1)
+			pkt.ScopeName = st.matchScope(dc.d.regions, byte(dc.ptype), payload, code1)
 		}
 	}
 
-	dc := decoding{
-		d: d, st: st, blk: blk, pkt: pkt,
-		route: route, ptype: ptype, hashCount: hashCount,
-		hopSize: hashSize, headerPath: buf[off+1 : start],
-	}
+	dc.hashCount = int(pb & 0x3f)
+	dc.hopSize = int(pb>>6) + 1
+	dc.headerPath = buf[f.off+1 : f.start]
 	dc.hopBytes = dc.headerPath
-	pkt.HashSize = hashSize
-	if hashCount == 0 && ptype != PayloadTrace && (route == RouteDirect || route == RouteTransportDirect) {
+	pkt.HashSize = dc.hopSize
+	if dc.hashCount == 0 && dc.ptype != PayloadTrace && (dc.route == RouteDirect || dc.route == RouteTransportDirect) {
 		pkt.HashSize = 0 // zero-hop direct: hash size unknown
 	}
+}
 
-	dc.payload(payload)
-
-	// Path object and observations.path_json.
+// path sets the path object (the header hops, or those the payload
+// replaced them with) and observations.path_json.
+func (dc *decoding) path(stripped bool) {
+	st, pkt := dc.st, dc.pkt
 	hopCount := 0
 	if dc.hopSize > 0 {
 		hopCount = len(dc.hopBytes) / dc.hopSize
@@ -321,7 +353,7 @@ func (d *Decoder) decode(st *scratch, raw string) (*Packet, error) {
 		}
 	}
 	switch {
-	case hopCount == 0 || (stripped && ptype != PayloadTrace):
+	case hopCount == 0 || (stripped && dc.ptype != PayloadTrace):
 		// path_json re-parses the verbatim raw, which does not hex-decode
 		// when it contains whitespace.
 		pkt.PathJSON = "[]"
@@ -339,19 +371,23 @@ func (d *Decoder) decode(st *scratch, raw string) (*Packet, error) {
 		st.ar = append(st.ar, ']')
 		st.setLater(&pkt.PathJSON, span{lo, len(st.ar)})
 	}
+}
 
+// finish copies the decoded JSON out of scratch and resolves every string
+// recorded with setLater against one copy of the arena.
+func (dc *decoding) finish() *Packet {
+	st, pkt := dc.st, dc.pkt
 	if pkt.Advert != nil {
 		st.setLater(&pkt.FromPubkey, dc.pubKey)
 		st.setLater(&pkt.Advert.PubKey, dc.pubKey)
 	}
-
 	pkt.DecodedJSON = make([]byte, len(st.js))
 	copy(pkt.DecodedJSON, st.js)
 	arena := string(st.ar)
 	for _, p := range st.pend {
 		*p.dst = arena[p.sp.lo:p.sp.hi]
 	}
-	return pkt, nil
+	return pkt
 }
 
 // hexVal maps a character to its hex value; hexSkip marks the characters the

@@ -92,6 +92,46 @@ func (p *Packet) MarshalJSON() ([]byte, error) {
 // columns, path_json (embedded), decryption status and channel, and for
 // adverts the validation and signature status.
 func (p *Packet) AppendJSON(dst []byte) []byte {
+	dst = p.appendHeaderJSON(dst)
+	dst = p.appendPathJSON(dst)
+	if p.Anomaly != "" {
+		dst = appendKey(dst, "anomaly")
+		dst = appendString(dst, p.Anomaly)
+	}
+	dst = appendKey(dst, "hash")
+	dst = appendString(dst, p.Hash)
+	dst = appendKey(dst, "type")
+	dst = appendString(dst, p.Type)
+	dst = appendKey(dst, "decoded_json")
+	if len(p.DecodedJSON) == 0 {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, p.DecodedJSON...)
+	}
+	dst = p.appendColumnsJSON(dst)
+	dst = appendKey(dst, "path_json")
+	if p.PathJSON == "" {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, p.PathJSON...)
+	}
+	if p.DecryptionStatus != "" {
+		dst = appendKey(dst, "decryptionStatus")
+		dst = appendString(dst, p.DecryptionStatus)
+	}
+	if p.Channel != "" {
+		dst = appendKey(dst, "channel")
+		dst = appendString(dst, p.Channel)
+	}
+	if p.Advert != nil {
+		dst = p.Advert.appendJSON(dst)
+	}
+	return append(dst, '}')
+}
+
+// appendHeaderJSON appends the header object, transportCodes and, for a
+// transport-scoped packet, scopeName.
+func (p *Packet) appendHeaderJSON(dst []byte) []byte {
 	dst = append(dst, `{"header":{"routeType":`...)
 	dst = strconv.AppendInt(dst, int64(p.RouteType), 10)
 	dst = appendKey(dst, "routeTypeName")
@@ -118,7 +158,11 @@ func (p *Packet) AppendJSON(dst []byte) []byte {
 		dst = appendKey(dst, "scopeName")
 		dst = appendString(dst, p.ScopeName)
 	}
+	return dst
+}
 
+// appendPathJSON appends the path object.
+func (p *Packet) appendPathJSON(dst []byte) []byte {
 	dst = appendKey(dst, "path")
 	dst = append(dst, `{"hashSize":`...)
 	dst = strconv.AppendInt(dst, int64(p.HashSize), 10)
@@ -137,22 +181,12 @@ func (p *Packet) AppendJSON(dst []byte) []byte {
 		dst = appendKey(dst, "hopsCompleted")
 		dst = strconv.AppendInt(dst, int64(*p.HopsCompleted), 10)
 	}
-	dst = append(dst, '}')
+	return append(dst, '}')
+}
 
-	if p.Anomaly != "" {
-		dst = appendKey(dst, "anomaly")
-		dst = appendString(dst, p.Anomaly)
-	}
-	dst = appendKey(dst, "hash")
-	dst = appendString(dst, p.Hash)
-	dst = appendKey(dst, "type")
-	dst = appendString(dst, p.Type)
-	dst = appendKey(dst, "decoded_json")
-	if len(p.DecodedJSON) == 0 {
-		dst = append(dst, "null"...)
-	} else {
-		dst = append(dst, p.DecodedJSON...)
-	}
+// appendColumnsJSON appends the columns object: the values stored in
+// transmissions.
+func (p *Packet) appendColumnsJSON(dst []byte) []byte {
 	dst = appendKey(dst, "columns")
 	dst = append(dst, `{"route_type":`...)
 	dst = strconv.AppendInt(dst, int64(p.RouteType), 10)
@@ -164,38 +198,26 @@ func (p *Packet) AppendJSON(dst []byte) []byte {
 	dst = appendNullString(dst, p.ChannelHash)
 	dst = appendKey(dst, "from_pubkey")
 	dst = appendNullString(dst, p.FromPubkey)
-	dst = append(dst, '}')
-	dst = appendKey(dst, "path_json")
-	if p.PathJSON == "" {
-		dst = append(dst, "null"...)
-	} else {
-		dst = append(dst, p.PathJSON...)
+	return append(dst, '}')
+}
+
+// appendJSON appends the advert key and object: role, validation and
+// signature status.
+func (a *Advert) appendJSON(dst []byte) []byte {
+	dst = appendKey(dst, "advert")
+	dst = append(dst, `{"role":`...)
+	dst = appendString(dst, a.Role)
+	dst = appendKey(dst, "valid")
+	dst = appendBool(dst, a.Invalid == "")
+	if a.Invalid != "" {
+		dst = appendKey(dst, "reason")
+		dst = appendString(dst, a.Invalid)
 	}
-	if p.DecryptionStatus != "" {
-		dst = appendKey(dst, "decryptionStatus")
-		dst = appendString(dst, p.DecryptionStatus)
-	}
-	if p.Channel != "" {
-		dst = appendKey(dst, "channel")
-		dst = appendString(dst, p.Channel)
-	}
-	if a := p.Advert; a != nil {
-		dst = appendKey(dst, "advert")
-		dst = append(dst, `{"role":`...)
-		dst = appendString(dst, a.Role)
-		dst = appendKey(dst, "valid")
-		dst = appendBool(dst, a.Invalid == "")
-		if a.Invalid != "" {
-			dst = appendKey(dst, "reason")
-			dst = appendString(dst, a.Invalid)
-		}
-		dst = appendKey(dst, "signatureChecked")
-		dst = appendBool(dst, a.SignatureChecked)
-		if a.SignatureChecked {
-			dst = appendKey(dst, "signatureValid")
-			dst = appendBool(dst, a.SignatureValid)
-		}
-		dst = append(dst, '}')
+	dst = appendKey(dst, "signatureChecked")
+	dst = appendBool(dst, a.SignatureChecked)
+	if a.SignatureChecked {
+		dst = appendKey(dst, "signatureValid")
+		dst = appendBool(dst, a.SignatureValid)
 	}
 	return append(dst, '}')
 }

@@ -308,7 +308,7 @@ func (db *DB) FullVacuum(ctx context.Context) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("vacuum: %w", err)
+		return fmt.Errorf("full vacuum: %w", err)
 	}
 	return nil
 }

@@ -38,7 +38,7 @@ type BackfillDefaultScope struct {
 func (j *BackfillDefaultScope) Run(ctx context.Context, dryRun bool) (jobs.Result, error) {
 	done, err := j.Store.DefaultScopeBackfilled(ctx)
 	if err != nil {
-		return jobs.Result{}, fmt.Errorf("default_scope backfill: %w", err)
+		return jobs.Result{}, err
 	}
 	if done {
 		return jobs.Result{Detail: "already done"}, nil
@@ -52,7 +52,7 @@ func (j *BackfillDefaultScope) Run(ctx context.Context, dryRun bool) (jobs.Resul
 	})
 	res := jobs.Result{Rows: n, Detail: fmt.Sprintf("nodes=%d %s", n, p)}
 	if err != nil {
-		return res, fmt.Errorf("default_scope backfill: %w", err)
+		return res, err
 	}
 	return res, nil
 }

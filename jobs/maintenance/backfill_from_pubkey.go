@@ -35,7 +35,7 @@ type BackfillFromPubkey struct {
 func (j *BackfillFromPubkey) Run(ctx context.Context, dryRun bool) (jobs.Result, error) {
 	cursor, err := j.Store.FromPubkeyCursor(ctx)
 	if err != nil {
-		return jobs.Result{}, fmt.Errorf("from_pubkey backfill: %w", err)
+		return jobs.Result{}, err
 	}
 	var n int64
 	p, err := j.Chunking.loop(ctx, dryRun, func(ctx context.Context, limit int) (bool, error) {
@@ -45,7 +45,7 @@ func (j *BackfillFromPubkey) Run(ctx context.Context, dryRun bool) (jobs.Result,
 	})
 	res := jobs.Result{Rows: n, Detail: fmt.Sprintf("transmissions=%d %s", n, p)}
 	if err != nil {
-		return res, fmt.Errorf("from_pubkey backfill: %w", err)
+		return res, err
 	}
 	return res, nil
 }

@@ -35,7 +35,7 @@ type BackfillLastSeen struct {
 func (j *BackfillLastSeen) Run(ctx context.Context, dryRun bool) (jobs.Result, error) {
 	done, err := j.Store.LastSeenBackfilled(ctx)
 	if err != nil {
-		return jobs.Result{}, fmt.Errorf("last_seen backfill: %w", err)
+		return jobs.Result{}, err
 	}
 	if done {
 		return jobs.Result{Detail: "already done"}, nil
@@ -48,7 +48,7 @@ func (j *BackfillLastSeen) Run(ctx context.Context, dryRun bool) (jobs.Result, e
 	})
 	res := jobs.Result{Rows: n, Detail: fmt.Sprintf("transmissions=%d %s", n, p)}
 	if err != nil {
-		return res, fmt.Errorf("last_seen backfill: %w", err)
+		return res, err
 	}
 	return res, nil
 }

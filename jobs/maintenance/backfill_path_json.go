@@ -30,7 +30,7 @@ func (j *BackfillPathJSON) Run(ctx context.Context, dryRun bool) (jobs.Result, e
 	}
 	done, err := j.Store.PathJSONBackfilled(ctx)
 	if err != nil {
-		return jobs.Result{}, fmt.Errorf("path_json backfill: %w", err)
+		return jobs.Result{}, err
 	}
 	if done {
 		return jobs.Result{Detail: "already done"}, nil
@@ -43,7 +43,7 @@ func (j *BackfillPathJSON) Run(ctx context.Context, dryRun bool) (jobs.Result, e
 	})
 	res := jobs.Result{Rows: n, Detail: fmt.Sprintf("observations=%d %s", n, p)}
 	if err != nil {
-		return res, fmt.Errorf("path_json backfill: %w", err)
+		return res, err
 	}
 	return res, nil
 }

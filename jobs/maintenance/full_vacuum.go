@@ -22,24 +22,24 @@ type FullVacuum struct {
 func (j *FullVacuum) Run(ctx context.Context, dryRun bool) (jobs.Result, error) {
 	mode, err := j.Store.AutoVacuumMode(ctx)
 	if err != nil {
-		return jobs.Result{}, fmt.Errorf("full vacuum: %w", err)
+		return jobs.Result{}, err
 	}
 	if mode == autoVacuumIncremental {
 		return jobs.Result{Detail: "nothing to do: auto_vacuum=INCREMENTAL"}, nil
 	}
 	free, err := j.Store.FreelistCount(ctx)
 	if err != nil {
-		return jobs.Result{}, fmt.Errorf("full vacuum: %w", err)
+		return jobs.Result{}, err
 	}
 	if dryRun {
 		return jobs.Result{Rows: free, Detail: fmt.Sprintf("would VACUUM: auto_vacuum=%s free_pages=%d", autoVacuumName(mode), free)}, nil
 	}
 	if err := j.Store.FullVacuum(ctx); err != nil {
-		return jobs.Result{}, fmt.Errorf("full vacuum: %w", err)
+		return jobs.Result{}, err
 	}
 	after, err := j.Store.AutoVacuumMode(ctx)
 	if err != nil {
-		return jobs.Result{}, fmt.Errorf("full vacuum: %w", err)
+		return jobs.Result{}, err
 	}
 	if after != autoVacuumIncremental {
 		return jobs.Result{}, fmt.Errorf("full vacuum: auto_vacuum is still %s after VACUUM", autoVacuumName(after))

@@ -38,7 +38,7 @@ func (j *LowercaseNodeKeys) Run(ctx context.Context, dryRun bool) (jobs.Result, 
 	})
 	res := jobs.Result{Rows: n, Detail: fmt.Sprintf("keys=%d merged=%d %s", n, merged, p)}
 	if err != nil {
-		return res, fmt.Errorf("lower-case node keys: %w", err)
+		return res, err
 	}
 	return res, nil
 }

@@ -76,7 +76,7 @@ func (j *NeighborEdges) Run(ctx context.Context, dryRun bool) (jobs.Result, erro
 	if !dryRun {
 		var err error
 		if keys, err = j.Topology.RefreshIndex(ctx); err != nil {
-			return jobs.Result{}, fmt.Errorf("neighbour edges: %w", err)
+			return jobs.Result{}, err
 		}
 	}
 	var obs, n int64
@@ -88,25 +88,17 @@ func (j *NeighborEdges) Run(ctx context.Context, dryRun bool) (jobs.Result, erro
 	res := jobs.Result{Rows: n}
 	if dryRun {
 		res.Detail = fmt.Sprintf("observations=%d pending", obs)
-		return res, wrap("neighbour edges", err)
+		return res, err
 	}
 	if err != nil {
 		res.Detail = fmt.Sprintf("observations=%d edge_rows=%d %s", obs, n, p)
-		return res, fmt.Errorf("neighbour edges: %w", err)
+		return res, err
 	}
 	// Reload the graph even when nothing was added: the prune changes it
 	// too.
 	edges, err := j.Topology.RefreshGraph(ctx)
 	res.Detail = fmt.Sprintf("observations=%d edge_rows=%d nodes=%d graph_edges=%d %s", obs, n, keys, edges, p)
-	return res, wrap("neighbour edges", err)
-}
-
-// wrap prefixes err with what, keeping nil.
-func wrap(what string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("%s: %w", what, err)
+	return res, err
 }
 
 // PruneNeighborEdges deletes neighbour edges not seen for Days days
@@ -139,5 +131,5 @@ func (j *PruneNeighborEdges) Run(ctx context.Context, dryRun bool) (jobs.Result,
 		Rows:   n,
 		Detail: fmt.Sprintf("edges=%d before=%s %s", n, before.Format(time.RFC3339), p),
 	}
-	return res, wrap("prune neighbour edges", err)
+	return res, err
 }

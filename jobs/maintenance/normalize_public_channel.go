@@ -36,7 +36,7 @@ func (j *NormalizePublicChannel) Run(ctx context.Context, dryRun bool) (jobs.Res
 	})
 	res := jobs.Result{Rows: n, Detail: fmt.Sprintf("transmissions=%d %s", n, p)}
 	if err != nil {
-		return res, fmt.Errorf("public channel casing: %w", err)
+		return res, err
 	}
 	return res, nil
 }

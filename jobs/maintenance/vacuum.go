@@ -45,14 +45,14 @@ type Vacuum struct {
 func (j *Vacuum) Run(ctx context.Context, dryRun bool) (jobs.Result, error) {
 	mode, err := j.Store.AutoVacuumMode(ctx)
 	if err != nil {
-		return jobs.Result{}, fmt.Errorf("vacuum: %w", err)
+		return jobs.Result{}, err
 	}
 	if mode != autoVacuumIncremental {
 		return jobs.Result{Detail: fmt.Sprintf("nothing to do: auto_vacuum=%s (set jobs.vacuum.onStartup to convert the file)", autoVacuumName(mode))}, nil
 	}
 	free, err := j.Store.FreelistCount(ctx)
 	if err != nil {
-		return jobs.Result{}, fmt.Errorf("vacuum: %w", err)
+		return jobs.Result{}, err
 	}
 	target := int64(j.Pages)
 	switch {
@@ -74,7 +74,7 @@ func (j *Vacuum) Run(ctx context.Context, dryRun bool) (jobs.Result, error) {
 	})
 	res := jobs.Result{Rows: freed, Detail: fmt.Sprintf("pages=%d free_before=%d free_after=%d %s", freed, free, left, p)}
 	if err != nil {
-		return res, fmt.Errorf("vacuum: %w", err)
+		return res, err
 	}
 	return res, nil
 }

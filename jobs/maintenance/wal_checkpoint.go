@@ -24,7 +24,7 @@ func (j *WALCheckpoint) Run(ctx context.Context, dryRun bool) (jobs.Result, erro
 	}
 	busy, log, done, err := j.Store.CheckpointTruncate(ctx)
 	if err != nil {
-		return jobs.Result{}, fmt.Errorf("wal checkpoint: %w", err)
+		return jobs.Result{}, err
 	}
 	return jobs.Result{Rows: done, Detail: fmt.Sprintf("busy=%t log=%d checkpointed=%d", busy, log, done)}, nil
 }

@@ -23,7 +23,8 @@ type IngestConfig struct {
 	// BatchDelay is the longest a record waits before its batch commits
 	// (default etl.DefaultBatchDelay, 100ms).
 	BatchDelay time.Duration `koanf:"batchDelay"`
-	// ShutdownTimeout bounds the whole shutdown (default
+	// ShutdownTimeout bounds the shutdown: the pipeline's drain once the
+	// subscriptions have stopped, and the wait for running jobs (default
 	// jobs.DefaultShutdownTimeout, 15s).
 	ShutdownTimeout time.Duration `koanf:"shutdownTimeout"`
 	// MaxMessageBytes is the largest MQTT payload accepted, in bytes
