@@ -76,63 +76,49 @@ func TestLockByFileIdentity(t *testing.T) {
 	}
 }
 
-// TestLockFileSymlinkNotFollowed plants a symlink at <db>-ingestor.lock:
-// Open refuses it, naming the path, and leaves the target untouched.
-func TestLockFileSymlinkNotFollowed(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "x.db")
-	target := filepath.Join(dir, "precious")
-	const content = "do not truncate me\n"
-	if err := os.WriteFile(target, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(target, lockPath(path)); err != nil {
-		t.Fatal(err)
-	}
-	db, err := Open(context.Background(), path, Options{})
-	if err == nil {
-		db.Close()
-		t.Fatal("Open followed a symlinked lock file")
-	}
-	if !strings.Contains(err.Error(), lockPath(path)) || !errors.Is(err, syscall.ELOOP) {
-		t.Errorf("error %q does not name the lock file as a symlink", err)
-	}
-	if b, err := os.ReadFile(target); err != nil || string(b) != content {
-		t.Errorf("symlink target changed: %q, %v", b, err)
-	}
-	// Nothing was left locked: with the symlink gone, Open works.
-	if err := os.Remove(lockPath(path)); err != nil {
-		t.Fatal(err)
-	}
-	db, err = Open(context.Background(), path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-}
-
-// TestLockFileHardLinkRefused plants a hard link to another file at
-// <db>-ingestor.lock: Open refuses to write our pid into it.
-func TestLockFileHardLinkRefused(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "x.db")
-	target := filepath.Join(dir, "precious")
-	const content = "do not truncate me\n"
-	if err := os.WriteFile(target, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Link(target, lockPath(path)); err != nil {
-		t.Fatal(err)
-	}
-	db, err := Open(context.Background(), path, Options{})
-	if err == nil {
-		db.Close()
-		t.Fatal("Open wrote into a hard-linked lock file")
-	}
-	if !strings.Contains(err.Error(), lockPath(path)) {
-		t.Errorf("error %q does not name the lock file", err)
-	}
-	if b, err := os.ReadFile(target); err != nil || string(b) != content {
-		t.Errorf("hard link target changed: %q, %v", b, err)
+// TestLockFilePlanted plants a symlink, then a hard link to another file,
+// at <db>-ingestor.lock: Open refuses both, naming the path, and leaves the
+// target untouched (it neither follows the symlink nor writes our pid into
+// the linked file); with the planted file gone, Open works.
+func TestLockFilePlanted(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		plant func(target, link string) error
+		errno error // nil: any error naming the lock file
+	}{
+		{"symlink", os.Symlink, syscall.ELOOP},
+		{"hard link", os.Link, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "x.db")
+			target := filepath.Join(dir, "precious")
+			const content = "do not truncate me\n"
+			if err := os.WriteFile(target, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.plant(target, lockPath(path)); err != nil {
+				t.Fatal(err)
+			}
+			db, err := Open(context.Background(), path, Options{})
+			if err == nil {
+				db.Close()
+				t.Fatalf("Open used a %s as its lock file", c.name)
+			}
+			if !strings.Contains(err.Error(), lockPath(path)) || (c.errno != nil && !errors.Is(err, c.errno)) {
+				t.Errorf("error %q does not name the lock file as a %s", err, c.name)
+			}
+			if b, err := os.ReadFile(target); err != nil || string(b) != content {
+				t.Errorf("%s target changed: %q, %v", c.name, b, err)
+			}
+			if err := os.Remove(lockPath(path)); err != nil {
+				t.Fatal(err)
+			}
+			db, err = Open(context.Background(), path, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+		})
 	}
 }
