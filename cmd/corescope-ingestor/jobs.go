@@ -27,9 +27,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// The store of every maintenance job is the daemon's database.
-var _ maintenance.Store = (*sqlite.DB)(nil)
-
 // buildScheduler returns a Scheduler with every maintenance job of
 // cfg.Jobs registered; the daemon adds the ingest stream itself. Run
 // history goes to the job_runs table. topo, when given, is the resolver
@@ -65,7 +62,7 @@ func pathFromRaw(raw string) (string, bool) {
 // retention jobs also run once when the scheduler starts, concurrently with
 // ingest, as CoreScope runs them at startup (spec §3.1); the prunes chain
 // the vacuum when they deleted rows.
-func maintenanceSpecs(c *config.JobsConfig, store maintenance.Store) []jobs.Spec {
+func maintenanceSpecs(c *config.JobsConfig, db *sqlite.DB) []jobs.Spec {
 	spec := func(name string, j config.Job, job jobs.Job, onStart bool, then ...string) jobs.Spec {
 		if !c.Vacuum.Enabled {
 			then = nil
@@ -83,22 +80,22 @@ func maintenanceSpecs(c *config.JobsConfig, store maintenance.Store) []jobs.Spec
 	}
 	return []jobs.Spec{
 		spec(maintenance.NameStaleNodes, c.StaleNodes.Job,
-			&maintenance.StaleNodes{Store: store, Days: c.StaleNodes.Days, Chunking: c.StaleNodes.Chunking()},
+			&maintenance.StaleNodes{DB: db, Days: c.StaleNodes.Days, Chunking: c.StaleNodes.Chunking()},
 			true, maintenance.NameVacuum),
 		spec(maintenance.NameStaleObservers, c.StaleObservers.Job,
-			&maintenance.StaleObservers{Store: store, Days: c.StaleObservers.Days, Chunking: c.StaleObservers.Chunking()},
+			&maintenance.StaleObservers{DB: db, Days: c.StaleObservers.Days, Chunking: c.StaleObservers.Chunking()},
 			true),
 		spec(maintenance.NamePruneMetrics, c.PruneMetrics.Job,
-			&maintenance.PruneMetrics{Store: store, Days: c.PruneMetrics.Days, Chunking: c.PruneMetrics.Chunking()},
+			&maintenance.PruneMetrics{DB: db, Days: c.PruneMetrics.Days, Chunking: c.PruneMetrics.Chunking()},
 			true, maintenance.NameVacuum),
 		spec(maintenance.NamePrunePackets, c.PrunePackets.Job,
-			&maintenance.PrunePackets{Store: store, Days: c.PrunePackets.Days, Chunking: c.PrunePackets.Chunking()},
+			&maintenance.PrunePackets{DB: db, Days: c.PrunePackets.Days, Chunking: c.PrunePackets.Chunking()},
 			true, maintenance.NameVacuum),
 		spec(maintenance.NameVacuum, c.Vacuum.Job,
-			&maintenance.Vacuum{Store: store, Pages: c.Vacuum.Pages, Chunking: c.Vacuum.Chunking()},
+			&maintenance.Vacuum{DB: db, Pages: c.Vacuum.Pages, Chunking: c.Vacuum.Chunking()},
 			false),
 		spec(maintenance.NameWALCheckpoint, c.WALCheckpoint,
-			&maintenance.WALCheckpoint{Store: store},
+			&maintenance.WALCheckpoint{DB: db},
 			false),
 		// CoreScope's one-time path_json backfill of legacy observations: not
 		// configurable; it runs at every start until it is recorded as done,
@@ -108,16 +105,16 @@ func maintenanceSpecs(c *config.JobsConfig, store maintenance.Store) []jobs.Spec
 			Enabled: true,
 			OnStart: true,
 			Timeout: config.DefaultPrunePacketsTimeout,
-			Job:     &maintenance.BackfillPathJSON{Store: store, Path: pathFromRaw},
+			Job:     &maintenance.BackfillPathJSON{DB: db, Path: pathFromRaw},
 		},
 		// The backfills that bring a file written by an older CoreScope up
 		// to what today's server reads (head.md §1.2, §2.6, §2.13, §2.14): not
 		// configurable, at every start, cheap once done.
-		startupBackfill(maintenance.NameBackfillLastSeen, &maintenance.BackfillLastSeen{Store: store}),
-		startupBackfill(maintenance.NameBackfillFromPubkey, &maintenance.BackfillFromPubkey{Store: store}),
-		startupBackfill(maintenance.NameNormalizePublicChannel, &maintenance.NormalizePublicChannel{Store: store}),
-		startupBackfill(maintenance.NameLowercaseNodeKeys, &maintenance.LowercaseNodeKeys{Store: store}),
-		startupBackfill(maintenance.NameBackfillDefaultScope, &maintenance.BackfillDefaultScope{Store: store}),
+		startupBackfill(maintenance.NameBackfillLastSeen, &maintenance.BackfillLastSeen{DB: db}),
+		startupBackfill(maintenance.NameBackfillFromPubkey, &maintenance.BackfillFromPubkey{DB: db}),
+		startupBackfill(maintenance.NameNormalizePublicChannel, &maintenance.NormalizePublicChannel{DB: db}),
+		startupBackfill(maintenance.NameLowercaseNodeKeys, &maintenance.LowercaseNodeKeys{DB: db}),
+		startupBackfill(maintenance.NameBackfillDefaultScope, &maintenance.BackfillDefaultScope{DB: db}),
 	}
 }
 
@@ -150,7 +147,7 @@ func startupMaintenance(ctx context.Context, cfg *config.Config, db *sqlite.DB, 
 	// changes nothing.
 	if err := sched.Add(jobs.Spec{
 		Name: maintenance.NameFullVacuum, Enabled: true,
-		Job: componentJob(maintenance.NameFullVacuum, &maintenance.FullVacuum{Store: db}),
+		Job: componentJob(maintenance.NameFullVacuum, &maintenance.FullVacuum{DB: db}),
 	}); err != nil {
 		return fmt.Errorf("startup maintenance: %w", err)
 	}

@@ -16,23 +16,13 @@ import (
 // writer through files in the database's directory (head.md §2.10–§2.12),
 // and the retention of its client RX coverage tables (§2.16).
 // Both processes must therefore see that directory.
-var (
-	_ maintenance.MultibyteStore          = (*sqlite.DB)(nil)
-	_ maintenance.NodeDeleteStore         = (*sqlite.DB)(nil)
-	_ maintenance.ObserverDeactivateStore = (*sqlite.DB)(nil)
-	_ maintenance.ClientRxStore           = (*sqlite.DB)(nil)
-)
 
 // jobSpecs returns every job of the daemon: the maintenance jobs, the
 // server's queues and the neighbour graph. db may be nil for listings. topo
 // is the daemon's resolver, which the neighborEdges job refreshes; without
 // one the job makes its own.
 func jobSpecs(cfg *config.Config, db *sqlite.DB, log *slog.Logger, topo ...*topology.Live) []jobs.Spec {
-	var store maintenance.Store
-	if db != nil {
-		store = db
-	}
-	specs := append(maintenanceSpecs(&cfg.Jobs, store), serverJobSpecs(cfg, db, log)...)
+	specs := append(maintenanceSpecs(&cfg.Jobs, db), serverJobSpecs(cfg, db, log)...)
 	specs = append(specs, topologyJobSpecs(&cfg.Jobs, db, firstTopology(topo))...)
 	return append(specs, lifecycleJobSpecs(cfg, db, log)...)
 }
@@ -60,14 +50,14 @@ func serverJobSpecs(cfg *config.Config, db *sqlite.DB, log *slog.Logger) []jobs.
 	}
 	return []jobs.Spec{
 		spec(maintenance.NameMultibyteSnapshot, c.MultibyteSnapshot, &maintenance.MultibyteSnapshot{
-			Store:    db,
+			DB:       db,
 			Path:     filepath.Join(dir, maintenance.MultibyteSnapshotFile),
 			Chunking: c.MultibyteSnapshot.Chunking(),
 		}, true),
 		spec(maintenance.NamePruneRequests, c.PruneRequests, &maintenance.PruneRequests{
-			Store: db,
-			Dir:   filepath.Join(dir, maintenance.PruneRequestsDir),
-			Log:   log.With("job", maintenance.NamePruneRequests),
+			DB:  db,
+			Dir: filepath.Join(dir, maintenance.PruneRequestsDir),
+			Log: log.With("job", maintenance.NamePruneRequests),
 		}, true),
 		// Client RX coverage retention: runs whether or not the feature is
 		// on, so that rows written while it was on expire.
@@ -76,7 +66,7 @@ func serverJobSpecs(cfg *config.Config, db *sqlite.DB, log *slog.Logger) []jobs.
 			Enabled: c.PruneClientReceptions.Enabled, Timeout: c.PruneClientReceptions.Timeout,
 			Jitter: c.PruneClientReceptions.Jitter, OnStart: true, Then: vacuum,
 			Job: &maintenance.PruneClientReceptions{
-				Store: db, Days: c.PruneClientReceptions.Days,
+				DB: db, Days: c.PruneClientReceptions.Days,
 				Chunking: c.PruneClientReceptions.Chunking(),
 			},
 		},
@@ -87,7 +77,7 @@ func serverJobSpecs(cfg *config.Config, db *sqlite.DB, log *slog.Logger) []jobs.
 			Enabled: true,
 			OnStart: true,
 			Timeout: config.DefaultJobTimeout,
-			Job:     &maintenance.ObserverBlacklist{Store: db, IDs: cfg.ObserverBlacklist},
+			Job:     &maintenance.ObserverBlacklist{DB: db, IDs: cfg.ObserverBlacklist},
 		},
 	}
 }

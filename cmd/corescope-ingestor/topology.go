@@ -12,11 +12,7 @@ import (
 // its writer (head.md §2.8, §2.9): the neighborEdges job builds
 // neighbor_edges and refreshes the resolver that the ingest transform uses
 // for observations.resolved_path; pruneNeighborEdges deletes old edges.
-var (
-	_ maintenance.NeighborEdgesStore = (*sqlite.DB)(nil)
-	_ topology.Source                = (*sqlite.DB)(nil)
-	_ maintenance.Topology           = (*topology.Live)(nil)
-)
+var _ topology.Source = (*sqlite.DB)(nil)
 
 // topologyJobSpecs translates the config into the specs of the
 // neighbour-graph jobs. topo is the resolver neighborEdges refreshes (the
@@ -28,12 +24,8 @@ var (
 // which builds the index before ingest resolves paths with it; the prune
 // is a scan of a small table (CoreScope waits 4 minutes).
 func topologyJobSpecs(c *config.JobsConfig, db *sqlite.DB, topo *topology.Live) []jobs.Spec {
-	var (
-		store maintenance.NeighborEdgesStore
-		tp    maintenance.Topology
-	)
+	var tp *topology.Live
 	if db != nil {
-		store = db
 		if topo == nil {
 			topo = topology.NewLive(db)
 		}
@@ -47,10 +39,10 @@ func topologyJobSpecs(c *config.JobsConfig, db *sqlite.DB, topo *topology.Live) 
 	}
 	return []jobs.Spec{
 		spec(maintenance.NameNeighborEdges, c.NeighborEdges, &maintenance.NeighborEdges{
-			Store: store, Topology: tp, Chunking: c.NeighborEdges.Chunking(),
+			DB: db, Topology: tp, Chunking: c.NeighborEdges.Chunking(),
 		}),
 		spec(maintenance.NamePruneNeighborEdges, c.PruneNeighborEdges.Job, &maintenance.PruneNeighborEdges{
-			Store: store, Days: c.PruneNeighborEdges.Days, Chunking: c.PruneNeighborEdges.Chunking(),
+			DB: db, Days: c.PruneNeighborEdges.Days, Chunking: c.PruneNeighborEdges.Chunking(),
 		}),
 	}
 }

@@ -9,12 +9,18 @@ import (
 	"time"
 )
 
-// The maintenance chunks (used by jobs/maintenance through its Store
-// interfaces). Each writing call is one short transaction through
-// WriteChunk (or one step of the write connection through WithWriteConn),
-// so it yields to ingest first and holds the writer for one bounded chunk;
-// ctx cancellation rolls the chunk back. Dry runs count in one read on the
-// read-only pool and never take the writer.
+// The maintenance chunks (used by the jobs of jobs/maintenance). Each
+// writing call is one short transaction through WriteChunk (or one step of
+// the write connection through WithWriteConn), so it yields to ingest first
+// and holds the writer for one bounded chunk; ctx cancellation rolls the
+// chunk back. Dry runs count in one read on the read-only pool and never
+// take the writer.
+//
+// The ...Chunk methods with a cutoff share one contract: each call changes
+// at most limit rows older than cutoff (compared in the column's own time
+// format) and reports how many it changed and whether more may remain (more
+// is true when the chunk was full). With dryRun the call only counts every
+// matching row, ignores limit, reports more=false and writes nothing.
 //
 // Time comparisons use each column's own format (spec §1.8):
 //

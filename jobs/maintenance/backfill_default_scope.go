@@ -4,21 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/jobs"
 )
-
-// DefaultScopeStore is what BackfillDefaultScope needs.
-type DefaultScopeStore interface {
-	// DefaultScopeBackfilled reports whether the backfill is recorded as
-	// done.
-	DefaultScopeBackfilled(ctx context.Context) (bool, error)
-	// BackfillDefaultScopeChunk sets default_scope from the newest
-	// matched transport ADVERT on up to limit nodes with a key after
-	// afterKey, and returns the last key looked at, the nodes updated and
-	// whether more may remain; when none remain it records the backfill
-	// as done. dryRun counts instead.
-	BackfillDefaultScopeChunk(ctx context.Context, afterKey string, limit int, dryRun bool) (lastKey string, n int64, more bool, err error)
-}
 
 // BackfillDefaultScope gives each node the region scope of its newest
 // matched transport ADVERT (CoreScope's backfill_default_scope_v1,
@@ -30,13 +18,13 @@ type DefaultScopeStore interface {
 // changes nothing. Once every node has been visited it is recorded and
 // later runs return at once.
 type BackfillDefaultScope struct {
-	Store    DefaultScopeStore
+	DB       *sqlite.DB
 	Chunking Chunking
 }
 
 // Run backfills one pass. Result.Rows counts the nodes updated.
 func (j *BackfillDefaultScope) Run(ctx context.Context, dryRun bool) (jobs.Result, error) {
-	done, err := j.Store.DefaultScopeBackfilled(ctx)
+	done, err := j.DB.DefaultScopeBackfilled(ctx)
 	if err != nil {
 		return jobs.Result{}, err
 	}
@@ -46,7 +34,7 @@ func (j *BackfillDefaultScope) Run(ctx context.Context, dryRun bool) (jobs.Resul
 	var cursor string
 	var n int64
 	p, err := j.Chunking.loop(ctx, dryRun, func(ctx context.Context, limit int) (bool, error) {
-		last, c, more, err := j.Store.BackfillDefaultScopeChunk(ctx, cursor, limit, dryRun)
+		last, c, more, err := j.DB.BackfillDefaultScopeChunk(ctx, cursor, limit, dryRun)
 		cursor, n = last, n+c
 		return more, err
 	})

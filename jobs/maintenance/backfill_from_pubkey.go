@@ -4,20 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/jobs"
 )
-
-// FromPubkeyStore is what BackfillFromPubkey needs.
-type FromPubkeyStore interface {
-	// FromPubkeyCursor returns the highest transmission id already
-	// checked by earlier runs.
-	FromPubkeyCursor(ctx context.Context) (int64, error)
-	// BackfillFromPubkeyChunk fills from_pubkey on up to limit ADVERT
-	// transmissions with id > afterID that have none, stores the cursor,
-	// and returns the last id checked, the rows updated and whether more
-	// may remain. dryRun counts instead.
-	BackfillFromPubkeyChunk(ctx context.Context, afterID int64, limit int, dryRun bool) (lastID, n int64, more bool, err error)
-}
 
 // BackfillFromPubkey gives ADVERT transmissions with a NULL from_pubkey
 // their originating key (head.md §2.13, which CoreScope's ingestor runs at
@@ -27,19 +16,19 @@ type FromPubkeyStore interface {
 // rows. It runs at every start; a stored cursor makes a run after a
 // completed one check only the transmissions stored since.
 type BackfillFromPubkey struct {
-	Store    FromPubkeyStore
+	DB       *sqlite.DB
 	Chunking Chunking
 }
 
 // Run backfills one pass. Result.Rows counts the rows updated.
 func (j *BackfillFromPubkey) Run(ctx context.Context, dryRun bool) (jobs.Result, error) {
-	cursor, err := j.Store.FromPubkeyCursor(ctx)
+	cursor, err := j.DB.FromPubkeyCursor(ctx)
 	if err != nil {
 		return jobs.Result{}, err
 	}
 	var n int64
 	p, err := j.Chunking.loop(ctx, dryRun, func(ctx context.Context, limit int) (bool, error) {
-		last, c, more, err := j.Store.BackfillFromPubkeyChunk(ctx, cursor, limit, dryRun)
+		last, c, more, err := j.DB.BackfillFromPubkeyChunk(ctx, cursor, limit, dryRun)
 		cursor, n = last, n+c
 		return more, err
 	})

@@ -4,20 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/jobs"
 )
-
-// LastSeenStore is what BackfillLastSeen needs.
-type LastSeenStore interface {
-	// LastSeenBackfilled reports whether the backfill is recorded as done.
-	LastSeenBackfilled(ctx context.Context) (bool, error)
-	// BackfillLastSeenChunk sets last_seen from the newest observation on
-	// up to limit transmissions with id > afterID whose last_seen is 0,
-	// and returns the last id looked at, the rows updated and whether more
-	// may remain; when none remain it records the backfill as done. dryRun
-	// counts instead.
-	BackfillLastSeenChunk(ctx context.Context, afterID int64, limit int, dryRun bool) (lastID, n int64, more bool, err error)
-}
 
 // BackfillLastSeen gives transmissions stored before transmissions.last_seen
 // existed their newest observation's time (CoreScope's
@@ -27,13 +16,13 @@ type LastSeenStore interface {
 // observations stays 0 and is passed over. Once a pass reaches the end it is
 // recorded as done in _async_migrations and later runs return at once.
 type BackfillLastSeen struct {
-	Store    LastSeenStore
+	DB       *sqlite.DB
 	Chunking Chunking
 }
 
 // Run backfills one pass. Result.Rows counts the rows updated.
 func (j *BackfillLastSeen) Run(ctx context.Context, dryRun bool) (jobs.Result, error) {
-	done, err := j.Store.LastSeenBackfilled(ctx)
+	done, err := j.DB.LastSeenBackfilled(ctx)
 	if err != nil {
 		return jobs.Result{}, err
 	}
@@ -42,7 +31,7 @@ func (j *BackfillLastSeen) Run(ctx context.Context, dryRun bool) (jobs.Result, e
 	}
 	var cursor, n int64
 	p, err := j.Chunking.loop(ctx, dryRun, func(ctx context.Context, limit int) (bool, error) {
-		last, c, more, err := j.Store.BackfillLastSeenChunk(ctx, cursor, limit, dryRun)
+		last, c, more, err := j.DB.BackfillLastSeenChunk(ctx, cursor, limit, dryRun)
 		cursor, n = last, n+c
 		return more, err
 	})

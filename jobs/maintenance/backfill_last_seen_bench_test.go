@@ -49,8 +49,8 @@ func BenchmarkBackfillLastSeenBig(b *testing.B) {
 		}); err != nil {
 			b.Fatal(err)
 		}
-		store := &timedLastSeenStore{DB: db}
-		job := &maintenance.BackfillLastSeen{Store: store}
+		var times chunkTimes
+		job := &maintenance.BackfillLastSeen{DB: db, Chunking: maintenance.Chunking{OnChunk: times.record}}
 		ingest := startIngest(db)
 		b.StartTimer()
 
@@ -66,7 +66,7 @@ func BenchmarkBackfillLastSeenBig(b *testing.B) {
 		if res.Rows != bigTx {
 			b.Fatalf("updated %d rows, want %d", res.Rows, bigTx)
 		}
-		chunks := store.durations()
+		chunks := times.ds
 		b.ReportMetric(float64(res.Rows)/elapsed.Seconds(), "rows/s")
 		b.ReportMetric(float64(len(chunks)), "chunks")
 		b.ReportMetric(ms(percentile(chunks, 0.99)), "p99_chunk_ms")
@@ -79,15 +79,4 @@ func BenchmarkBackfillLastSeenBig(b *testing.B) {
 		b.Logf("first chunks: %v; slowest: %v", roundAll(chunks[:min(8, len(chunks))]), slowest(chunks, 6))
 		db.Close()
 	}
-}
-
-// timedLastSeenStore is the real Store, timing each backfill chunk call.
-type timedLastSeenStore struct {
-	*sqlite.DB
-	chunkTimes
-}
-
-func (s *timedLastSeenStore) BackfillLastSeenChunk(ctx context.Context, afterID int64, limit int, dryRun bool) (int64, int64, bool, error) {
-	defer s.since(time.Now())
-	return s.DB.BackfillLastSeenChunk(ctx, afterID, limit, dryRun)
 }

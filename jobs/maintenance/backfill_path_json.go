@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/jobs"
 )
 
@@ -17,7 +18,7 @@ const NameBackfillPathJSON = "backfillPathJSON"
 // yield to ingest. Once every row is done it is recorded under CoreScope's
 // name and later runs return at once.
 type BackfillPathJSON struct {
-	Store PathJSONStore
+	DB *sqlite.DB
 	// Path derives path_json from a raw packet (the decoder's path rule).
 	Path     func(rawHex string) (string, bool)
 	Chunking Chunking
@@ -28,7 +29,7 @@ func (j *BackfillPathJSON) Run(ctx context.Context, dryRun bool) (jobs.Result, e
 	if j.Path == nil {
 		return jobs.Result{}, errors.New("path_json backfill: no path function")
 	}
-	done, err := j.Store.PathJSONBackfilled(ctx)
+	done, err := j.DB.PathJSONBackfilled(ctx)
 	if err != nil {
 		return jobs.Result{}, err
 	}
@@ -37,7 +38,7 @@ func (j *BackfillPathJSON) Run(ctx context.Context, dryRun bool) (jobs.Result, e
 	}
 	var cursor, n int64
 	p, err := j.Chunking.loop(ctx, dryRun, func(ctx context.Context, limit int) (bool, error) {
-		last, c, more, err := j.Store.BackfillPathJSONChunk(ctx, cursor, limit, j.Path, dryRun)
+		last, c, more, err := j.DB.BackfillPathJSONChunk(ctx, cursor, limit, j.Path, dryRun)
 		cursor, n = last, n+c
 		return more, err
 	})

@@ -39,7 +39,7 @@ func TestBackfillPathJSON(t *testing.T) {
 		 (5, 4, 1, NULL, 1, NULL),
 		 (6, 1, 1, '["AA"]', 1, NULL)`,
 	)
-	job := &maintenance.BackfillPathJSON{Store: db, Path: decoderPath, Chunking: maintenance.Chunking{Rows: 2}}
+	job := &maintenance.BackfillPathJSON{DB: db, Path: decoderPath, Chunking: maintenance.Chunking{Rows: 2}}
 	dry, err := job.Run(ctx, true)
 	if err != nil || dry.Rows != 4 {
 		t.Fatalf("dry run = %+v, %v; want 4 rows to backfill", dry, err)

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -54,8 +53,8 @@ func BenchmarkPrunePacketsBig(b *testing.B) {
 		if _, err := db.Migrate(context.Background()); err != nil {
 			b.Fatal(err)
 		}
-		store := &timedStore{DB: db}
-		job := &maintenance.PrunePackets{Store: store, Days: 30}
+		var times chunkTimes
+		job := &maintenance.PrunePackets{DB: db, Days: 30, Chunking: maintenance.Chunking{OnChunk: times.record}}
 		ingest := startIngest(db)
 		b.StartTimer()
 
@@ -71,7 +70,7 @@ func BenchmarkPrunePacketsBig(b *testing.B) {
 		if want := int64(bigTx * (1 + bigObsPerTx)); res.Rows != want {
 			b.Fatalf("deleted %d rows, want %d", res.Rows, want)
 		}
-		chunks := store.durations()
+		chunks := times.ds
 		b.ReportMetric(float64(res.Rows)/elapsed.Seconds(), "rows/s")
 		b.ReportMetric(float64(bigTx)/elapsed.Seconds(), "tx/s")
 		b.ReportMetric(float64(len(chunks)), "chunks")
@@ -121,33 +120,15 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	return s[max(0, min(i, len(s)-1))]
 }
 
-// timedStore is the real Store, timing each prune chunk call.
-type timedStore struct {
-	*sqlite.DB
-	chunkTimes
-}
-
-func (s *timedStore) PruneTransmissionsChunk(ctx context.Context, cutoff time.Time, limit int, dryRun bool) (int64, int64, bool, error) {
-	defer s.since(time.Now())
-	return s.DB.PruneTransmissionsChunk(ctx, cutoff, limit, dryRun)
-}
-
-// chunkTimes records how long each chunk of a timed store took.
+// chunkTimes records how long each chunk of a job took (writer wait
+// included); record is the job's Chunking.OnChunk. The job calls it from
+// its own goroutine, so ds is read after Run returns.
 type chunkTimes struct {
-	mu sync.Mutex
 	ds []time.Duration
 }
 
-func (c *chunkTimes) since(t0 time.Time) {
-	c.mu.Lock()
-	c.ds = append(c.ds, time.Since(t0))
-	c.mu.Unlock()
-}
-
-func (c *chunkTimes) durations() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.ds)
+func (c *chunkTimes) record(_ int, took time.Duration) {
+	c.ds = append(c.ds, took)
 }
 
 // ingestLoop applies a batch of new packets every ingestEvery and records

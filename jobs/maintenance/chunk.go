@@ -26,6 +26,14 @@ type Chunking struct {
 	// more than Rows, never fewer than MinChunkRows): the other half absorbs
 	// the chunks that a WAL checkpoint in their commit makes slower.
 	Budget time.Duration
+	// OnChunk, when not nil, is called after each chunk that succeeded
+	// (committed, or counted in a dry run), from the job's goroutine and
+	// outside the chunk's transaction, with the chunk's size limit (rows,
+	// or pages for Vacuum) and how long it took, writer wait included. The
+	// job waits for it before the next chunk. Benchmarks time chunks with
+	// it; a caller can also cancel the job's context from it. nil means
+	// nothing is called.
+	OnChunk func(limit int, took time.Duration)
 }
 
 func (c Chunking) rows() int {
@@ -52,6 +60,7 @@ type sizer struct {
 	target         float64 // ns per chunk aimed at
 	perRow         float64 // ns per row, moving average; 0 before the first chunk
 	limit          int
+	onChunk        func(limit int, took time.Duration) // Chunking.OnChunk
 }
 
 const (
@@ -67,12 +76,16 @@ func (c Chunking) sizer() *sizer {
 		ceiling: ceiling,
 		target:  float64(c.budget()) * targetShare,
 		limit:   max(floor, ceiling/4),
+		onChunk: c.OnChunk,
 	}
 }
 
-// observe records that a chunk of the current size took d, and sets the
-// size of the next chunk.
+// observe records that a chunk of the current size succeeded and took d,
+// reports it to Chunking.OnChunk, and sets the size of the next chunk.
 func (z *sizer) observe(d time.Duration) {
+	if z.onChunk != nil {
+		z.onChunk(z.limit, d)
+	}
 	perRow := float64(d) / float64(z.limit)
 	if z.perRow == 0 {
 		z.perRow = perRow
@@ -112,10 +125,10 @@ func (c Chunking) loop(ctx context.Context, dryRun bool, step func(ctx context.C
 		if err != nil {
 			return p, err
 		}
+		z.observe(d)
 		if !more || dryRun {
 			return p, nil
 		}
-		z.observe(d)
 	}
 }
 

@@ -1,6 +1,8 @@
 package maintenance
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -43,5 +45,47 @@ func TestSizer(t *testing.T) {
 	small.observe(time.Hour)
 	if small.limit != 10 {
 		t.Errorf("a ceiling below MinChunkRows is also the floor: %d", small.limit)
+	}
+}
+
+func TestLoopOnChunk(t *testing.T) {
+	type call struct{ limit, chunk int }
+	var calls []call
+	chunk := 0
+	c := Chunking{Rows: 10, OnChunk: func(limit int, took time.Duration) {
+		if took < 0 {
+			t.Errorf("chunk %d took %v", chunk, took)
+		}
+		calls = append(calls, call{limit, chunk})
+	}}
+	step := func(fail int) func(context.Context, int) (bool, error) {
+		return func(ctx context.Context, limit int) (bool, error) {
+			chunk++
+			if chunk == fail {
+				return false, errors.New("chunk failed")
+			}
+			return chunk < 3, nil
+		}
+	}
+	// Every committed chunk is reported, the last one included.
+	p, err := c.loop(context.Background(), false, step(0))
+	if err != nil || p.chunks != 3 {
+		t.Fatalf("loop = %v, %v", p, err)
+	}
+	if want := []call{{10, 1}, {10, 2}, {10, 3}}; !slices.Equal(calls, want) {
+		t.Errorf("OnChunk calls = %v, want %v", calls, want)
+	}
+	// A failed chunk is not.
+	calls, chunk = nil, 0
+	if _, err := c.loop(context.Background(), false, step(2)); err == nil {
+		t.Fatal("loop ignored a failed chunk")
+	}
+	if len(calls) != 1 {
+		t.Errorf("OnChunk calls = %v, want only the first chunk", calls)
+	}
+	// A dry run's count is one chunk.
+	calls, chunk = nil, 0
+	if _, err := c.loop(context.Background(), true, step(0)); err != nil || len(calls) != 1 {
+		t.Errorf("dry run: OnChunk calls = %v, err %v", calls, err)
 	}
 }

@@ -6,17 +6,17 @@
 // (neighborEdges, pruneNeighborEdges).
 //
 // Each job is a jobs.Job that does one pass: a loop of bounded chunks, each
-// one short write transaction in the Store, which yields to ingest before
-// taking the writer. A chunk holds at most Chunking.Rows rows, and each
-// job measures its chunks and sizes the next one to take about half of
-// Chunking.Budget, so ingest never waits long for the writer. A job stopped by its context (shutdown,
+// one short write transaction of the database, which yields to ingest
+// before taking the writer. A chunk holds at most Chunking.Rows rows, and
+// each job measures its chunks and sizes the next one to take about half of
+// Chunking.Budget, so ingest never waits long for the writer;
+// Chunking.OnChunk sees each chunk. A job stopped by its context (shutdown,
 // timeout) leaves the database consistent, because every chunk commits or
 // rolls back as a whole, and the next run carries on where it stopped. In a
 // dry run a job counts what it would change, in one read, and writes
 // nothing.
 //
-// The SQL lives in etl/sqlite; this package sees it through the Store
-// interfaces, which *sqlite.DB implements.
+// The SQL lives in etl/sqlite; each job calls its *sqlite.DB (field DB).
 package maintenance
 
 // Job names, as used in the config, metrics, logs and the job API.

@@ -10,8 +10,8 @@ import (
 )
 
 // TestErrorsNameTheOperationOnce pins the rule that the callee names its own
-// operation and the caller adds only its step: a job whose Store fails
-// returns the Store's error, which names the operation once ("wal
+// operation and the caller adds only its step: a job whose database call
+// fails returns that call's error, which names the operation once ("wal
 // checkpoint: …", not "wal checkpoint: wal checkpoint: …").
 func TestErrorsNameTheOperationOnce(t *testing.T) {
 	db := newDB(t)
@@ -22,10 +22,10 @@ func TestErrorsNameTheOperationOnce(t *testing.T) {
 		phrase string
 		job    jobs.Job
 	}{
-		{"wal checkpoint", &maintenance.WALCheckpoint{Store: db}},
-		{"last_seen backfill", &maintenance.BackfillLastSeen{Store: db}},
-		{"public channel casing", &maintenance.NormalizePublicChannel{Store: db}},
-		{"lower-case node keys", &maintenance.LowercaseNodeKeys{Store: db}},
+		{"wal checkpoint", &maintenance.WALCheckpoint{DB: db}},
+		{"last_seen backfill", &maintenance.BackfillLastSeen{DB: db}},
+		{"public channel casing", &maintenance.NormalizePublicChannel{DB: db}},
+		{"lower-case node keys", &maintenance.LowercaseNodeKeys{DB: db}},
 	} {
 		_, err := c.job.Run(context.Background(), false)
 		if err == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/jobs"
 )
 
@@ -14,30 +15,30 @@ import (
 // so the daemon runs it at startup, before ingest starts, and it is not a
 // scheduled job. It does nothing on a file that is already INCREMENTAL.
 type FullVacuum struct {
-	Store VacuumStore
+	DB *sqlite.DB
 }
 
 // Run converts the file if needed. Result.Rows counts the free pages the
 // VACUUM released.
 func (j *FullVacuum) Run(ctx context.Context, dryRun bool) (jobs.Result, error) {
-	mode, err := j.Store.AutoVacuumMode(ctx)
+	mode, err := j.DB.AutoVacuumMode(ctx)
 	if err != nil {
 		return jobs.Result{}, err
 	}
 	if mode == autoVacuumIncremental {
 		return jobs.Result{Detail: "nothing to do: auto_vacuum=INCREMENTAL"}, nil
 	}
-	free, err := j.Store.FreelistCount(ctx)
+	free, err := j.DB.FreelistCount(ctx)
 	if err != nil {
 		return jobs.Result{}, err
 	}
 	if dryRun {
 		return jobs.Result{Rows: free, Detail: fmt.Sprintf("would VACUUM: auto_vacuum=%s free_pages=%d", autoVacuumName(mode), free)}, nil
 	}
-	if err := j.Store.FullVacuum(ctx); err != nil {
+	if err := j.DB.FullVacuum(ctx); err != nil {
 		return jobs.Result{}, err
 	}
-	after, err := j.Store.AutoVacuumMode(ctx)
+	after, err := j.DB.AutoVacuumMode(ctx)
 	if err != nil {
 		return jobs.Result{}, err
 	}

@@ -1,7 +1,7 @@
 package maintenance_test
 
-// These tests run each job on real SQLite files through *sqlite.DB (the
-// Store the daemon uses); only this test package imports etl/sqlite.
+// These tests run each job on real SQLite files through *sqlite.DB, the
+// database the daemon uses.
 
 import (
 	"context"
@@ -17,8 +17,6 @@ import (
 	"github.com/corescope/etl/etl/sqlite/sqlitetest"
 	"github.com/corescope/etl/jobs/maintenance"
 )
-
-var _ maintenance.Store = (*sqlite.DB)(nil)
 
 // now is the fixed clock of these tests.
 var now = time.Date(2026, 5, 20, 12, 0, 0, 0, time.UTC)
@@ -126,7 +124,7 @@ func TestPrunePacketsOnFixture(t *testing.T) {
 	})
 	oldObs := count(t, db, "SELECT count(*) FROM observations WHERE transmission_id BETWEEN 100001 AND 100090")
 
-	job := &maintenance.PrunePackets{Store: db, Days: 30, Now: clock, Chunking: maintenance.Chunking{Rows: 7}}
+	job := &maintenance.PrunePackets{DB: db, Days: 30, Now: clock, Chunking: maintenance.Chunking{Rows: 7}}
 	dry, err := job.Run(ctx, true)
 	if err != nil || dry.Rows != 90+oldObs {
 		t.Fatalf("dry run = %+v, %v; want %d rows", dry, err, 90+oldObs)
@@ -151,7 +149,7 @@ func TestPrunePacketsOnFixture(t *testing.T) {
 	if res, err := job.Run(ctx, false); err != nil || res.Rows != 0 {
 		t.Errorf("second run = %+v, %v; want nothing to do", res, err)
 	}
-	off := &maintenance.PrunePackets{Store: db, Days: 0, Now: clock}
+	off := &maintenance.PrunePackets{DB: db, Days: 0, Now: clock}
 	if res, err := off.Run(ctx, false); err != nil || res.Rows != 0 || !strings.Contains(res.Detail, "disabled") {
 		t.Errorf("days=0: %+v, %v", res, err)
 	}
@@ -167,11 +165,11 @@ func TestPrunePacketsChunkedEqualsOnePass(t *testing.T) {
 	one, many := newDB(t), newDB(t)
 	fill(one)
 	fill(many)
-	r1, err := (&maintenance.PrunePackets{Store: one, Days: 30, Now: clock, Chunking: maintenance.Chunking{Rows: 1_000_000}}).Run(ctx, false)
+	r1, err := (&maintenance.PrunePackets{DB: one, Days: 30, Now: clock, Chunking: maintenance.Chunking{Rows: 1_000_000}}).Run(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r2, err := (&maintenance.PrunePackets{Store: many, Days: 30, Now: clock, Chunking: maintenance.Chunking{Rows: 3}}).Run(ctx, false)
+	r2, err := (&maintenance.PrunePackets{DB: many, Days: 30, Now: clock, Chunking: maintenance.Chunking{Rows: 3}}).Run(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,27 +186,21 @@ func TestPrunePacketsChunkedEqualsOnePass(t *testing.T) {
 	}
 }
 
-// cancelAfter is the real Store with ctx cancelled after n chunks, as a
-// shutdown or timeout would.
-type cancelAfter struct {
-	*sqlite.DB
-	n      int
-	cancel context.CancelFunc
-}
-
-func (s *cancelAfter) PruneTransmissionsChunk(ctx context.Context, cutoff time.Time, limit int, dryRun bool) (int64, int64, bool, error) {
-	tx, obs, more, err := s.DB.PruneTransmissionsChunk(ctx, cutoff, limit, dryRun)
-	if s.n--; s.n == 0 {
-		s.cancel()
+// cancelAfter returns a Chunking.OnChunk that cancels a job's context
+// after n chunks, as a shutdown or timeout would.
+func cancelAfter(n int, cancel context.CancelFunc) func(int, time.Duration) {
+	return func(int, time.Duration) {
+		if n--; n == 0 {
+			cancel()
+		}
 	}
-	return tx, obs, more, err
 }
 
 func TestPrunePacketsInterruptedResumes(t *testing.T) {
 	db := newDB(t)
 	packets(t, db, 0, 100, func(i int) string { return ago(40*day, false) })
 	ctx, cancel := context.WithCancel(context.Background())
-	job := &maintenance.PrunePackets{Store: &cancelAfter{db, 3, cancel}, Days: 30, Now: clock, Chunking: maintenance.Chunking{Rows: 10}}
+	job := &maintenance.PrunePackets{DB: db, Days: 30, Now: clock, Chunking: maintenance.Chunking{Rows: 10, OnChunk: cancelAfter(3, cancel)}}
 	res, err := job.Run(ctx, false)
 	if err != context.Canceled && !strings.Contains(fmt.Sprint(err), "context canceled") {
 		t.Fatalf("interrupted run: %v", err)
@@ -220,7 +212,7 @@ func TestPrunePacketsInterruptedResumes(t *testing.T) {
 		t.Errorf("after interruption %d transmissions, want 70", n)
 	}
 	fkClean(t, db)
-	job = &maintenance.PrunePackets{Store: db, Days: 30, Now: clock, Chunking: maintenance.Chunking{Rows: 10}}
+	job = &maintenance.PrunePackets{DB: db, Days: 30, Now: clock, Chunking: maintenance.Chunking{Rows: 10}}
 	if res, err := job.Run(context.Background(), false); err != nil || !strings.Contains(res.Detail, "transmissions=70 ") {
 		t.Fatalf("resumed run = %+v, %v", res, err)
 	}
@@ -243,7 +235,7 @@ func TestPruneMetrics(t *testing.T) {
 		// Later on the cutoff date: the reference deleted it (spec §9 #13).
 		`INSERT INTO dropped_packets (reason, dropped_at) VALUES ('invalid signature', '`+dt(30*day-10*time.Hour)+`')`,
 	)
-	job := &maintenance.PruneMetrics{Store: db, Days: 30, Now: clock, Chunking: maintenance.Chunking{Rows: 1}}
+	job := &maintenance.PruneMetrics{DB: db, Days: 30, Now: clock, Chunking: maintenance.Chunking{Rows: 1}}
 	if res, err := job.Run(ctx, true); err != nil || res.Rows != 3 {
 		t.Fatalf("dry run = %+v, %v", res, err)
 	}
@@ -258,7 +250,7 @@ func TestPruneMetrics(t *testing.T) {
 		t.Errorf("dropped_packets = %d, want 2", n)
 	}
 	// Days 0 means the default, 30.
-	zero := &maintenance.PruneMetrics{Store: db, Now: clock}
+	zero := &maintenance.PruneMetrics{DB: db, Now: clock}
 	if res, err := zero.Run(ctx, false); err != nil || !strings.Contains(res.Detail, "before="+now.Add(-30*day).Format(time.RFC3339)) {
 		t.Errorf("days=0: %+v, %v", res, err)
 	}
@@ -273,18 +265,18 @@ func TestStaleObserversDays(t *testing.T) {
 		`INSERT INTO observers (id, last_seen) VALUES ('2d', '`+ago(2*day, false)+`')`,
 		`INSERT INTO observer_metrics (observer_id, timestamp) VALUES ('15d', '`+ago(15*day, false)+`')`,
 	)
-	never := &maintenance.StaleObservers{Store: db, Days: -1, Now: clock}
+	never := &maintenance.StaleObservers{DB: db, Days: -1, Now: clock}
 	if res, err := never.Run(ctx, false); err != nil || res.Rows != 0 || !strings.Contains(res.Detail, "forever") {
 		t.Fatalf("days=-1: %+v, %v", res, err)
 	}
 	if n := count(t, db, "SELECT count(*) FROM observers WHERE inactive = 1"); n != 0 {
 		t.Fatalf("days=-1 marked %d observers", n)
 	}
-	def := &maintenance.StaleObservers{Store: db, Days: 0, Now: clock} // 0 = 14 days
+	def := &maintenance.StaleObservers{DB: db, Days: 0, Now: clock} // 0 = 14 days
 	if res, err := def.Run(ctx, false); err != nil || res.Rows != 1 {
 		t.Fatalf("days=0: %+v, %v; want the 15-day-old observer", res, err)
 	}
-	three := &maintenance.StaleObservers{Store: db, Days: 3, Now: clock}
+	three := &maintenance.StaleObservers{DB: db, Days: 3, Now: clock}
 	if res, err := three.Run(ctx, false); err != nil || res.Rows != 1 {
 		t.Fatalf("days=3: %+v, %v; want the 13-day-old observer", res, err)
 	}
@@ -302,7 +294,7 @@ func TestStaleNodesOnFixture(t *testing.T) {
 	nodes := count(t, db, "SELECT count(*) FROM nodes")
 	// The fixture's nodes were last seen by 2026-05-17T18:13:27Z, three days
 	// before the test clock; those not seen since 2026-05-17T12:00:00Z move.
-	job := &maintenance.StaleNodes{Store: db, Days: 3, Now: clock, Chunking: maintenance.Chunking{Rows: 16}}
+	job := &maintenance.StaleNodes{DB: db, Days: 3, Now: clock, Chunking: maintenance.Chunking{Rows: 16}}
 	stale := count(t, db, "SELECT count(*) FROM nodes WHERE last_seen < '2026-05-17T12:00:00'")
 	if stale == 0 || stale == nodes {
 		t.Fatalf("cutoff does not split the fixture: %d of %d", stale, nodes)
@@ -324,7 +316,7 @@ func TestStaleNodesOnFixture(t *testing.T) {
 		t.Errorf("%d nodes are in both tables", n)
 	}
 	// Days 0 means the default, 7: nothing left is that old.
-	if res, err := (&maintenance.StaleNodes{Store: db, Now: clock}).Run(ctx, false); err != nil || res.Rows != 0 {
+	if res, err := (&maintenance.StaleNodes{DB: db, Now: clock}).Run(ctx, false); err != nil || res.Rows != 0 {
 		t.Errorf("days=0: %+v, %v", res, err)
 	}
 }
@@ -351,10 +343,10 @@ func TestVacuumSteppedToCompletion(t *testing.T) {
 	db := newDB(t)
 	free := bloat(t, db)
 
-	if res, err := (&maintenance.Vacuum{Store: db, Pages: 50}).Run(ctx, true); err != nil || res.Rows != 50 {
+	if res, err := (&maintenance.Vacuum{DB: db, Pages: 50}).Run(ctx, true); err != nil || res.Rows != 50 {
 		t.Fatalf("dry run = %+v, %v", res, err)
 	}
-	res, err := (&maintenance.Vacuum{Store: db, Pages: 50, Chunking: maintenance.Chunking{Rows: 16}}).Run(ctx, false)
+	res, err := (&maintenance.Vacuum{DB: db, Pages: 50, Chunking: maintenance.Chunking{Rows: 16}}).Run(ctx, false)
 	if err != nil || res.Rows != 50 {
 		t.Fatalf("pages=50: %+v, %v; want 50 pages freed", res, err)
 	}
@@ -362,14 +354,14 @@ func TestVacuumSteppedToCompletion(t *testing.T) {
 		t.Errorf("freelist = %d, want %d", n, free-50)
 	}
 	// Pages ≥ the freelist: it drops to 0.
-	res, err = (&maintenance.Vacuum{Store: db, Pages: int(free) * 2}).Run(ctx, false)
+	res, err = (&maintenance.Vacuum{DB: db, Pages: int(free) * 2}).Run(ctx, false)
 	if err != nil || res.Rows != free-50 {
 		t.Fatalf("pages=2×free: %+v, %v", res, err)
 	}
 	if n, _ := db.FreelistCount(ctx); n != 0 {
 		t.Errorf("freelist = %d, want 0", n)
 	}
-	if res, err := (&maintenance.Vacuum{Store: db, Pages: -1}).Run(ctx, false); err != nil || res.Rows != 0 {
+	if res, err := (&maintenance.Vacuum{DB: db, Pages: -1}).Run(ctx, false); err != nil || res.Rows != 0 {
 		t.Errorf("empty freelist: %+v, %v", res, err)
 	}
 }
@@ -379,11 +371,11 @@ func TestStartupVacuumThenIncremental(t *testing.T) {
 	db := fixture(t)
 	bloat(t, db)
 	// auto_vacuum=NONE: the incremental vacuum is a no-op.
-	res, err := (&maintenance.Vacuum{Store: db, Pages: -1}).Run(ctx, false)
+	res, err := (&maintenance.Vacuum{DB: db, Pages: -1}).Run(ctx, false)
 	if err != nil || res.Rows != 0 || !strings.Contains(res.Detail, "auto_vacuum=NONE") {
 		t.Fatalf("vacuum on NONE = %+v, %v", res, err)
 	}
-	full := &maintenance.FullVacuum{Store: db}
+	full := &maintenance.FullVacuum{DB: db}
 	if res, err := full.Run(ctx, true); err != nil || !strings.Contains(res.Detail, "would VACUUM") {
 		t.Fatalf("dry run = %+v, %v", res, err)
 	}
@@ -401,7 +393,7 @@ func TestStartupVacuumThenIncremental(t *testing.T) {
 	}
 	// Now the incremental vacuum works on this file.
 	free := bloat(t, db)
-	if res, err := (&maintenance.Vacuum{Store: db, Pages: -1}).Run(ctx, false); err != nil || res.Rows != free {
+	if res, err := (&maintenance.Vacuum{DB: db, Pages: -1}).Run(ctx, false); err != nil || res.Rows != free {
 		t.Errorf("incremental after conversion = %+v, %v; want %d", res, err, free)
 	}
 }
@@ -410,7 +402,7 @@ func TestWALCheckpoint(t *testing.T) {
 	ctx := context.Background()
 	db := newDB(t)
 	packets(t, db, 0, 50, func(int) string { return ago(0, false) })
-	res, err := (&maintenance.WALCheckpoint{Store: db}).Run(ctx, false)
+	res, err := (&maintenance.WALCheckpoint{DB: db}).Run(ctx, false)
 	if err != nil || !strings.Contains(res.Detail, "busy=false") {
 		t.Fatalf("checkpoint = %+v, %v", res, err)
 	}

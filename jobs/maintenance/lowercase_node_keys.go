@@ -4,17 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/jobs"
 )
-
-// NodeKeyStore is what LowercaseNodeKeys needs.
-type NodeKeyStore interface {
-	// LowercaseNodeKeysChunk lower-cases up to limit node public keys
-	// (nodes, then inactive_nodes), merging a row into an existing
-	// lower-case one, and returns the keys fixed, the merges among them and
-	// whether more may remain. dryRun counts instead.
-	LowercaseNodeKeysChunk(ctx context.Context, limit int, dryRun bool) (n, merged int64, more bool, err error)
-}
 
 // LowercaseNodeKeys lower-cases node public keys written in upper case by
 // old writers (head.md §1.2: the server matches lower-case keys exactly,
@@ -24,7 +16,7 @@ type NodeKeyStore interface {
 // clash and leaves both). It runs at every start; a clean file costs one
 // scan of the node tables.
 type LowercaseNodeKeys struct {
-	Store    NodeKeyStore
+	DB       *sqlite.DB
 	Chunking Chunking
 }
 
@@ -32,7 +24,7 @@ type LowercaseNodeKeys struct {
 func (j *LowercaseNodeKeys) Run(ctx context.Context, dryRun bool) (jobs.Result, error) {
 	var n, merged int64
 	p, err := j.Chunking.loop(ctx, dryRun, func(ctx context.Context, limit int) (bool, error) {
-		c, m, more, err := j.Store.LowercaseNodeKeysChunk(ctx, limit, dryRun)
+		c, m, more, err := j.DB.LowercaseNodeKeysChunk(ctx, limit, dryRun)
 		n, merged = n+c, merged+m
 		return more, err
 	})

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/jobs"
 )
 
@@ -21,16 +22,6 @@ var MultibyteSnapshotFile = filepath.Join("mbcap-snapshot", "snapshot.json")
 // ErrMalformedSnapshot marks a snapshot file that cannot be applied.
 var ErrMalformedSnapshot = errors.New("malformed multi-byte capability snapshot")
 
-// MultibyteStore persists multi-byte capabilities.
-type MultibyteStore interface {
-	// ApplyMultibyteCaps sets multibyte_sup = sups[i] and
-	// multibyte_evidence = evidence[i] of node keys[i] in one transaction,
-	// on nodes if the node is there, else on inactive_nodes, and returns the
-	// rows of each table it changed and the rows already up to date. dryRun
-	// counts instead.
-	ApplyMultibyteCaps(ctx context.Context, keys []string, sups []int, evidence []string, dryRun bool) (active, inactive, unchanged int64, err error)
-}
-
 // MultibyteSnapshot applies the server's multi-byte capability snapshot
 // (spec head.md §2.10): "confirmed" → 2, "suspected" → 1, anything else is
 // skipped, so a stored value is never reset to 0. The file is left in
@@ -39,7 +30,7 @@ type MultibyteStore interface {
 // run with ErrMalformedSnapshot (logged and counted by the scheduler) and
 // is tried again at the next run.
 type MultibyteSnapshot struct {
-	Store MultibyteStore
+	DB *sqlite.DB
 	// Path is the snapshot file: MultibyteSnapshotFile in the database's
 	// directory.
 	Path     string
@@ -102,7 +93,7 @@ func (j *MultibyteSnapshot) Run(ctx context.Context, dryRun bool) (jobs.Result, 
 	off := 0
 	p, err := j.Chunking.loop(ctx, false, func(ctx context.Context, limit int) (bool, error) {
 		end := min(off+limit, len(keys))
-		a, i, u, err := j.Store.ApplyMultibyteCaps(ctx, keys[off:end], sups[off:end], evidence[off:end], dryRun)
+		a, i, u, err := j.DB.ApplyMultibyteCaps(ctx, keys[off:end], sups[off:end], evidence[off:end], dryRun)
 		if err != nil {
 			return false, err
 		}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/corescope/etl/etl/sqlite"
+	"github.com/corescope/etl/etl/topology"
 	"github.com/corescope/etl/jobs"
 )
 
@@ -21,42 +23,16 @@ const (
 	DefaultNeighborEdgesMaxAgeDays = 5
 )
 
-// NeighborEdgesStore is what the neighbour-graph jobs need from the
-// database.
-type NeighborEdgesStore interface {
-	// NeighborEdgesChunk counts up to limit observations after the durable
-	// cursor into neighbor_edges, asking edges for the pairs each one
-	// contributes, and advances the cursor in the same transaction. It
-	// returns the observations read, the edge rows written and whether
-	// more may remain. dryRun counts the observations after the cursor.
-	NeighborEdgesChunk(ctx context.Context, limit int, edges func(dst [][2]string, payloadType int, from, pathJSON, observer string) [][2]string, dryRun bool) (obs, n int64, more bool, err error)
-	// PruneNeighborEdgesChunk deletes neighbor_edges rows whose last_seen
-	// is before cutoff (the chunk contract of this package).
-	PruneNeighborEdgesChunk(ctx context.Context, cutoff time.Time, limit int, dryRun bool) (n int64, more bool, err error)
-}
-
-// Topology is the resolver the neighborEdges job keeps fresh and counts
-// edges with (*topology.Live).
-type Topology interface {
-	// RefreshIndex rebuilds and publishes the prefix index of node keys;
-	// it returns the keys indexed.
-	RefreshIndex(ctx context.Context) (int, error)
-	// RefreshGraph rebuilds and publishes the neighbour graph from
-	// neighbor_edges; it returns the edges loaded.
-	RefreshGraph(ctx context.Context) (int, error)
-	// Edges appends the neighbour pairs one observation contributes
-	// (spec head.md §2.9), with the index last published.
-	Edges(dst [][2]string, payloadType int, from, pathJSON, observer string) [][2]string
-}
-
 // NeighborEdges builds neighbor_edges from the observations not counted
 // yet and refreshes the resolver of observations.resolved_path (spec
 // head.md §2.8, §2.9): it rebuilds the prefix index from nodes, counts the
 // new observations in chunks that yield to ingest, then reloads the graph.
 // The first run on an existing database walks its whole history.
 type NeighborEdges struct {
-	Store    NeighborEdgesStore
-	Topology Topology
+	DB *sqlite.DB
+	// Topology is the resolver the job keeps fresh and counts edges with:
+	// the daemon's, which its ingest transform reads.
+	Topology *topology.Live
 	// Chunking bounds the chunks; Rows is observations read per chunk
 	// (0 means DefaultNeighborEdgesChunkRows).
 	Chunking Chunking
@@ -81,7 +57,7 @@ func (j *NeighborEdges) Run(ctx context.Context, dryRun bool) (jobs.Result, erro
 	}
 	var obs, n int64
 	p, err := c.loop(ctx, dryRun, func(ctx context.Context, limit int) (bool, error) {
-		o, e, more, err := j.Store.NeighborEdgesChunk(ctx, limit, j.Topology.Edges, dryRun)
+		o, e, more, err := j.DB.NeighborEdgesChunk(ctx, limit, j.Topology.Edges, dryRun)
 		obs, n = obs+o, n+e
 		return more, err
 	})
@@ -103,9 +79,9 @@ func (j *NeighborEdges) Run(ctx context.Context, dryRun bool) (jobs.Result, erro
 
 // PruneNeighborEdges deletes neighbour edges not seen for Days days
 // (CoreScope's PruneNeighborEdges, in chunks). last_seen is RFC 3339 UTC;
-// the Store compares it in that format.
+// the DB compares it in that format.
 type PruneNeighborEdges struct {
-	Store NeighborEdgesStore
+	DB *sqlite.DB
 	// Days is the age in days after which an edge is deleted; 0 (or less)
 	// means DefaultNeighborEdgesMaxAgeDays, as in CoreScope.
 	Days     int
@@ -123,7 +99,7 @@ func (j *PruneNeighborEdges) Run(ctx context.Context, dryRun bool) (jobs.Result,
 	before := cutoff(j.Now, days)
 	var n int64
 	p, err := j.Chunking.loop(ctx, dryRun, func(ctx context.Context, limit int) (bool, error) {
-		d, more, err := j.Store.PruneNeighborEdgesChunk(ctx, before, limit, dryRun)
+		d, more, err := j.DB.PruneNeighborEdgesChunk(ctx, before, limit, dryRun)
 		n += d
 		return more, err
 	})

@@ -46,8 +46,8 @@ func BenchmarkNeighborEdgesBig(b *testing.B) {
 			b.Fatal(err)
 		}
 		seedTopology(b, db)
-		store := &timedNeighborStore{DB: db}
-		job := &maintenance.NeighborEdges{Store: store, Topology: topology.NewLive(db)}
+		var times chunkTimes
+		job := &maintenance.NeighborEdges{DB: db, Topology: topology.NewLive(db), Chunking: maintenance.Chunking{OnChunk: times.record}}
 		ingest := startIngest(db)
 		b.StartTimer()
 
@@ -64,7 +64,7 @@ func BenchmarkNeighborEdgesBig(b *testing.B) {
 		if err := db.Reader().QueryRow(`SELECT count(*), COALESCE(sum(count), 0) FROM neighbor_edges`).Scan(&edges, &sum); err != nil {
 			b.Fatal(err)
 		}
-		chunks := store.durations()
+		chunks := times.ds
 		obs := int64(bigTx * bigObsPerTx)
 		b.ReportMetric(float64(obs)/elapsed.Seconds(), "obs/s")
 		b.ReportMetric(float64(len(chunks)), "chunks")
@@ -114,15 +114,4 @@ func seedTopology(b *testing.B, db *sqlite.DB) {
 	if err != nil {
 		b.Fatal(err)
 	}
-}
-
-// timedNeighborStore is the real store, timing each neighbour chunk.
-type timedNeighborStore struct {
-	*sqlite.DB
-	chunkTimes
-}
-
-func (s *timedNeighborStore) NeighborEdgesChunk(ctx context.Context, limit int, edges func(dst [][2]string, payloadType int, from, pathJSON, observer string) [][2]string, dryRun bool) (int64, int64, bool, error) {
-	defer s.since(time.Now())
-	return s.DB.NeighborEdgesChunk(ctx, limit, edges, dryRun)
 }

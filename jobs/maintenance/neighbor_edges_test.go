@@ -107,7 +107,7 @@ func edges(t testing.TB, db *sqlite.DB) map[[2]string]edgeRow {
 
 func neighborJob(db *sqlite.DB, rows int) (*maintenance.NeighborEdges, *topology.Live) {
 	live := topology.NewLive(db)
-	return &maintenance.NeighborEdges{Store: db, Topology: live, Chunking: maintenance.Chunking{Rows: rows}}, live
+	return &maintenance.NeighborEdges{DB: db, Topology: live, Chunking: maintenance.Chunking{Rows: rows}}, live
 }
 
 func run(t testing.TB, j *maintenance.NeighborEdges) int64 {
@@ -158,7 +158,7 @@ func TestNeighborEdgesCase5(t *testing.T) {
 	}
 
 	prune := func(at time.Time) int64 {
-		res, err := (&maintenance.PruneNeighborEdges{Store: db, Now: func() time.Time { return at }}).Run(context.Background(), false)
+		res, err := (&maintenance.PruneNeighborEdges{DB: db, Now: func() time.Time { return at }}).Run(context.Background(), false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -280,7 +280,7 @@ func TestNeighborEdgesTakeOver(t *testing.T) {
 		pair(obsO, nodeA)[0], pair(obsO, nodeA)[1], t1.UTC().Format(time.RFC3339))
 	g.packet(typeTxt, "", o, `["46"]`, now)
 
-	res, err := (&maintenance.NeighborEdges{Store: db, Topology: topology.NewLive(db)}).Run(context.Background(), true)
+	res, err := (&maintenance.NeighborEdges{DB: db, Topology: topology.NewLive(db)}).Run(context.Background(), true)
 	if err != nil || res.Detail != "observations=1 pending" {
 		t.Fatalf("dry run: %v %q", err, res.Detail)
 	}

@@ -4,16 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/jobs"
 )
-
-// PublicChannelStore is what NormalizePublicChannel needs.
-type PublicChannelStore interface {
-	// NormalizePublicChannelChunk renames channel_hash 'public' to
-	// 'Public' on up to limit GRP_TXT transmissions; when none remain it
-	// records CoreScope's channel_hash_casing_v1. dryRun counts instead.
-	NormalizePublicChannelChunk(ctx context.Context, limit int, dryRun bool) (n int64, more bool, err error)
-}
 
 // NormalizePublicChannel renames the channel of GRP_TXT transmissions
 // stored as 'public' to 'Public', the decoder's spelling since CoreScope's
@@ -22,7 +15,7 @@ type PublicChannelStore interface {
 // lookup is one probe of the partial channel index, so a clean file costs
 // nothing.
 type NormalizePublicChannel struct {
-	Store    PublicChannelStore
+	DB       *sqlite.DB
 	Chunking Chunking
 }
 
@@ -30,7 +23,7 @@ type NormalizePublicChannel struct {
 func (j *NormalizePublicChannel) Run(ctx context.Context, dryRun bool) (jobs.Result, error) {
 	var n int64
 	p, err := j.Chunking.loop(ctx, dryRun, func(ctx context.Context, limit int) (bool, error) {
-		c, more, err := j.Store.NormalizePublicChannelChunk(ctx, limit, dryRun)
+		c, more, err := j.DB.NormalizePublicChannelChunk(ctx, limit, dryRun)
 		n += c
 		return more, err
 	})

@@ -5,23 +5,16 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/jobs"
 )
-
-// ObserverDeactivateStore soft-deletes observers by id.
-type ObserverDeactivateStore interface {
-	// DeactivateObservers sets inactive = 1 on the active observers whose
-	// id is in ids, compared case-insensitively, and returns how many it
-	// changed. dryRun counts instead.
-	DeactivateObservers(ctx context.Context, ids []string, dryRun bool) (int64, error)
-}
 
 // ObserverBlacklist marks the observers of the configured blacklist
 // inactive (CoreScope's startup soft delete, spec head.md §2.11). Their
 // metrics are kept, and the soft delete is not undone when an id leaves
 // the blacklist: the observer's next message reactivates it.
 type ObserverBlacklist struct {
-	Store ObserverDeactivateStore
+	DB *sqlite.DB
 	// IDs is the observerBlacklist; entries are trimmed and empty ones
 	// skipped.
 	IDs []string
@@ -38,7 +31,7 @@ func (j *ObserverBlacklist) Run(ctx context.Context, dryRun bool) (jobs.Result, 
 	if len(ids) == 0 {
 		return jobs.Result{Detail: "observerBlacklist is empty"}, nil
 	}
-	n, err := j.Store.DeactivateObservers(ctx, ids, dryRun)
+	n, err := j.DB.DeactivateObservers(ctx, ids, dryRun)
 	res := jobs.Result{Rows: n, Detail: fmt.Sprintf("blacklisted=%d soft_deleted=%d", len(ids), n)}
 	if err != nil {
 		return res, fmt.Errorf("observer blacklist: %w", err)

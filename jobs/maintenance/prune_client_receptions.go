@@ -5,18 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/jobs"
 )
-
-// ClientRxStore deletes old client RX coverage rows.
-type ClientRxStore interface {
-	// PruneClientReceptionsChunk deletes client_receptions rows whose
-	// rx_at is before cutoff.
-	PruneClientReceptionsChunk(ctx context.Context, cutoff time.Time, limit int, dryRun bool) (n int64, more bool, err error)
-	// PruneClientObserversChunk deletes client_observers rows whose
-	// last_seen is before cutoff.
-	PruneClientObserversChunk(ctx context.Context, cutoff time.Time, limit int, dryRun bool) (n int64, more bool, err error)
-}
 
 // PruneClientReceptions deletes client RX coverage rows older than Days
 // days: client_receptions by rx_at, then client_observers by last_seen
@@ -25,7 +16,7 @@ type ClientRxStore interface {
 // Unlike CoreScope, which deletes both in one transaction, it works in
 // chunks that yield to ingest.
 type PruneClientReceptions struct {
-	Store ClientRxStore
+	DB *sqlite.DB
 	// Days is the retention in days; 0 or less disables the job (rows are
 	// kept forever), as retention.clientRxDays 0 does.
 	Days     int
@@ -42,14 +33,14 @@ func (j *PruneClientReceptions) Run(ctx context.Context, dryRun bool) (jobs.Resu
 	before := cutoff(j.Now, j.Days)
 	var receptions, observers int64
 	pr, err := j.Chunking.loop(ctx, dryRun, func(ctx context.Context, limit int) (bool, error) {
-		n, more, err := j.Store.PruneClientReceptionsChunk(ctx, before, limit, dryRun)
+		n, more, err := j.DB.PruneClientReceptionsChunk(ctx, before, limit, dryRun)
 		receptions += n
 		return more, err
 	})
 	var po pass
 	if err == nil {
 		po, err = j.Chunking.loop(ctx, dryRun, func(ctx context.Context, limit int) (bool, error) {
-			n, more, err := j.Store.PruneClientObserversChunk(ctx, before, limit, dryRun)
+			n, more, err := j.DB.PruneClientObserversChunk(ctx, before, limit, dryRun)
 			observers += n
 			return more, err
 		})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/jobs"
 )
 
@@ -17,7 +18,7 @@ const DefaultMetricsDays = 30
 // PruneDroppedPackets). Each table is compared in its own time format, so
 // dropped packets are no longer deleted up to a day early (§9 #13).
 type PruneMetrics struct {
-	Store MetricsStore
+	DB *sqlite.DB
 	// Days is the retention in days; 0 means DefaultMetricsDays.
 	Days     int
 	Chunking Chunking
@@ -35,14 +36,14 @@ func (j *PruneMetrics) Run(ctx context.Context, dryRun bool) (jobs.Result, error
 	before := cutoff(j.Now, days)
 	var metrics, dropped int64
 	pm, err := j.Chunking.loop(ctx, dryRun, func(ctx context.Context, limit int) (bool, error) {
-		n, more, err := j.Store.PruneObserverMetricsChunk(ctx, before, limit, dryRun)
+		n, more, err := j.DB.PruneObserverMetricsChunk(ctx, before, limit, dryRun)
 		metrics += n
 		return more, err
 	})
 	var pd pass
 	if err == nil {
 		pd, err = j.Chunking.loop(ctx, dryRun, func(ctx context.Context, limit int) (bool, error) {
-			n, more, err := j.Store.PruneDroppedPacketsChunk(ctx, before, limit, dryRun)
+			n, more, err := j.DB.PruneDroppedPacketsChunk(ctx, before, limit, dryRun)
 			dropped += n
 			return more, err
 		})

@@ -5,15 +5,16 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/jobs"
 )
 
 // PrunePackets deletes transmissions first seen more than Days days ago,
 // with their observations, in chunks (spec §3.2 PruneOldPackets, without
 // the single long transaction of §9 #7). first_seen holds RFC 3339 with and
-// without milliseconds; the Store compares both correctly.
+// without milliseconds; the DB compares both correctly.
 type PrunePackets struct {
-	Store PacketStore
+	DB *sqlite.DB
 	// Days is the retention in days; 0 (or less) disables the job.
 	Days     int
 	Chunking Chunking
@@ -30,7 +31,7 @@ func (j *PrunePackets) Run(ctx context.Context, dryRun bool) (jobs.Result, error
 	before := cutoff(j.Now, j.Days)
 	var tx, obs int64
 	p, err := j.Chunking.loop(ctx, dryRun, func(ctx context.Context, limit int) (bool, error) {
-		t, o, more, err := j.Store.PruneTransmissionsChunk(ctx, before, limit, dryRun)
+		t, o, more, err := j.DB.PruneTransmissionsChunk(ctx, before, limit, dryRun)
 		tx, obs = tx+t, obs+o
 		return more, err
 	})

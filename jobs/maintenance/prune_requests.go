@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/jobs"
 )
 
@@ -23,14 +24,6 @@ const PruneRequestsDir = "prune-requests"
 
 // PruneRequestChunk is the most nodes deleted per transaction.
 const PruneRequestChunk = 500
-
-// NodeDeleteStore deletes nodes by key.
-type NodeDeleteStore interface {
-	// DeleteNodes deletes the nodes rows (only) whose public_key is in
-	// keys, in one transaction, and returns how many it deleted. dryRun
-	// counts instead.
-	DeleteNodes(ctx context.Context, keys []string, dryRun bool) (int64, error)
-}
 
 // PruneRequests executes the geo-prune requests CoreScope's server leaves
 // in Dir (spec head.md §2.12): for each request-<id>.json, in name order,
@@ -45,7 +38,7 @@ type NodeDeleteStore interface {
 // its file name carries a valid id (so the server's status poll ends), and
 // is otherwise renamed to rejected-<name>; either way the reason is logged.
 type PruneRequests struct {
-	Store NodeDeleteStore
+	DB *sqlite.DB
 	// Dir is PruneRequestsDir in the database's directory.
 	Dir string
 	// Log receives a warning per rejected request; nil discards.
@@ -163,7 +156,7 @@ func (j *PruneRequests) process(ctx context.Context, path string, dryRun bool) (
 	keys = slices.Compact(keys)
 	var dbErr error
 	for c := range slices.Chunk(keys, PruneRequestChunk) {
-		n, err := j.Store.DeleteNodes(ctx, c, dryRun)
+		n, err := j.DB.DeleteNodes(ctx, c, dryRun)
 		deleted += n
 		if err != nil {
 			dbErr = err

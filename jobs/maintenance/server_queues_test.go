@@ -14,13 +14,6 @@ import (
 	"github.com/corescope/etl/jobs/maintenance"
 )
 
-var (
-	_ maintenance.MultibyteStore          = (*sqlite.DB)(nil)
-	_ maintenance.NodeDeleteStore         = (*sqlite.DB)(nil)
-	_ maintenance.ObserverDeactivateStore = (*sqlite.DB)(nil)
-	_ maintenance.ClientRxStore           = (*sqlite.DB)(nil)
-)
-
 func writeFile(t *testing.T, path, body string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -53,7 +46,7 @@ func TestMultibyteSnapshot(t *testing.T) {
 		`INSERT INTO inactive_nodes (public_key, name) VALUES ('bb22', 'inactive')`,
 	)
 	path := filepath.Join(filepath.Dir(db.Path()), maintenance.MultibyteSnapshotFile)
-	job := &maintenance.MultibyteSnapshot{Store: db, Path: path}
+	job := &maintenance.MultibyteSnapshot{DB: db, Path: path}
 
 	// Missing file: a no-op.
 	res, err := job.Run(ctx, false)
@@ -106,7 +99,7 @@ func TestMultibyteSnapshot(t *testing.T) {
 	}
 	b, _ := os.ReadFile(path)
 	writeFile(t, path, strings.Replace(string(b), "12:00:00.123456789Z", "12:05:00Z", 1))
-	if res, err = (&maintenance.MultibyteSnapshot{Store: db, Path: path}).Run(ctx, false); err != nil || res.Rows != 0 || !strings.Contains(res.Detail, "unchanged=3") {
+	if res, err = (&maintenance.MultibyteSnapshot{DB: db, Path: path}).Run(ctx, false); err != nil || res.Rows != 0 || !strings.Contains(res.Detail, "unchanged=3") {
 		t.Errorf("re-applied snapshot: %+v, %v; want 0 rows changed, 3 unchanged", res, err)
 	}
 
@@ -148,7 +141,7 @@ func TestPruneRequestEndToEnd(t *testing.T) {
 		`INSERT INTO inactive_nodes (public_key, name) VALUES ('cc33', 'kept')`,
 	)
 	dir := filepath.Join(filepath.Dir(db.Path()), maintenance.PruneRequestsDir)
-	job := &maintenance.PruneRequests{Store: db, Dir: dir, Now: clock}
+	job := &maintenance.PruneRequests{DB: db, Dir: dir, Now: clock}
 
 	// No directory yet: nothing to do.
 	if res, err := job.Run(ctx, false); err != nil || res.Rows != 0 {
@@ -200,7 +193,7 @@ func TestPruneRequestRejected(t *testing.T) {
 	db := newDB(t)
 	exec(t, db, `INSERT INTO nodes (public_key) VALUES ('aa11')`)
 	dir := filepath.Join(filepath.Dir(db.Path()), maintenance.PruneRequestsDir)
-	job := &maintenance.PruneRequests{Store: db, Dir: dir, Now: clock}
+	job := &maintenance.PruneRequests{DB: db, Dir: dir, Now: clock}
 
 	badID := filepath.Join(dir, "request-not-hex!.json")
 	writeFile(t, badID, `{"id":"not-hex!","requestedAt":"2026-05-20T11:59:00Z","pubkeys":["aa11"]}`)
@@ -244,7 +237,7 @@ func TestObserverBlacklist(t *testing.T) {
 		`INSERT INTO observers (id, name, inactive) VALUES ('BadObs', 'bad', 0), ('good', 'good', 0), ('gone', 'x', 1)`,
 		`INSERT INTO observer_metrics (observer_id, timestamp) VALUES ('BadObs', '2026-05-20T11:00:00Z')`,
 	)
-	job := &maintenance.ObserverBlacklist{Store: db, IDs: []string{" BADOBS ", "", "GONE"}}
+	job := &maintenance.ObserverBlacklist{DB: db, IDs: []string{" BADOBS ", "", "GONE"}}
 	if res, err := job.Run(ctx, true); err != nil || res.Rows != 1 {
 		t.Fatalf("dry run: %+v, %v; want 1", res, err)
 	}
@@ -261,7 +254,7 @@ func TestObserverBlacklist(t *testing.T) {
 	if n := count(t, db, `SELECT count(*) FROM observer_metrics WHERE observer_id = 'BadObs'`); n != 1 {
 		t.Errorf("metrics of the blacklisted observer deleted")
 	}
-	if res, err := (&maintenance.ObserverBlacklist{Store: db}).Run(ctx, false); err != nil || res.Rows != 0 {
+	if res, err := (&maintenance.ObserverBlacklist{DB: db}).Run(ctx, false); err != nil || res.Rows != 0 {
 		t.Errorf("empty blacklist: %+v, %v", res, err)
 	}
 }
@@ -278,11 +271,11 @@ func TestPruneClientReceptions(t *testing.T) {
 		fmt.Sprintf(row, "b4", "2026-05-20T11:00:00Z", "2026-05-20T11:00:00Z"),   // fresh
 		`INSERT INTO client_observers (pubkey, name, last_seen) VALUES ('old', 'o', '2026-05-01T00:00:00Z'), ('new', 'n', '2026-05-20T11:00:00Z')`,
 	)
-	off := &maintenance.PruneClientReceptions{Store: db, Now: clock}
+	off := &maintenance.PruneClientReceptions{DB: db, Now: clock}
 	if res, err := off.Run(ctx, false); err != nil || res.Rows != 0 || !strings.Contains(res.Detail, "disabled") {
 		t.Errorf("days 0: %+v, %v; want disabled", res, err)
 	}
-	job := &maintenance.PruneClientReceptions{Store: db, Days: 8, Now: clock, Chunking: maintenance.Chunking{Rows: 1}}
+	job := &maintenance.PruneClientReceptions{DB: db, Days: 8, Now: clock, Chunking: maintenance.Chunking{Rows: 1}}
 	if res, err := job.Run(ctx, true); err != nil || res.Rows != 3 {
 		t.Fatalf("dry run: %+v, %v; want 3", res, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/jobs"
 )
 
@@ -16,7 +17,7 @@ const DefaultNodeDays = 7
 // inactive_nodes, in chunks; each chunk copies and deletes its nodes in one
 // transaction (spec §3.2 MoveStaleNodes, with explicit column lists, §9 #12).
 type StaleNodes struct {
-	Store NodeStore
+	DB *sqlite.DB
 	// Days is the inactivity in days; 0 (or less) means DefaultNodeDays,
 	// as in the reference, where this job cannot be turned off by days.
 	Days     int
@@ -34,7 +35,7 @@ func (j *StaleNodes) Run(ctx context.Context, dryRun bool) (jobs.Result, error) 
 	before := cutoff(j.Now, days)
 	var n int64
 	p, err := j.Chunking.loop(ctx, dryRun, func(ctx context.Context, limit int) (bool, error) {
-		c, more, err := j.Store.MoveStaleNodesChunk(ctx, before, limit, dryRun)
+		c, more, err := j.DB.MoveStaleNodesChunk(ctx, before, limit, dryRun)
 		n += c
 		return more, err
 	})

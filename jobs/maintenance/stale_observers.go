@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/jobs"
 )
 
@@ -22,7 +23,7 @@ const (
 // delete; spec §3.2 RemoveStaleObservers). Unlike the reference it keeps
 // their observer_metrics, so their history survives a comeback (§9 #27).
 type StaleObservers struct {
-	Store ObserverStore
+	DB *sqlite.DB
 	// Days is the inactivity in days; 0 means DefaultObserverDays and a
 	// negative value (KeepObserversForever) disables the job.
 	Days     int
@@ -43,7 +44,7 @@ func (j *StaleObservers) Run(ctx context.Context, dryRun bool) (jobs.Result, err
 	before := cutoff(j.Now, days)
 	var n int64
 	p, err := j.Chunking.loop(ctx, dryRun, func(ctx context.Context, limit int) (bool, error) {
-		c, more, err := j.Store.MarkObserversInactiveChunk(ctx, before, limit, dryRun)
+		c, more, err := j.DB.MarkObserversInactiveChunk(ctx, before, limit, dryRun)
 		n += c
 		return more, err
 	})

@@ -31,7 +31,7 @@ func TestBackfillLastSeenOnFixture(t *testing.T) {
 	if n := count(t, db, `SELECT count(*) FROM transmissions WHERE last_seen = 0`); n != 161 {
 		t.Fatalf("%d transmissions at 0 before the backfill, want 161", n)
 	}
-	job := &maintenance.BackfillLastSeen{Store: db, Chunking: maintenance.Chunking{Rows: 7}}
+	job := &maintenance.BackfillLastSeen{DB: db, Chunking: maintenance.Chunking{Rows: 7}}
 	dry, err := job.Run(ctx, true)
 	if err != nil || dry.Rows != 160 {
 		t.Fatalf("dry run = %+v, %v; want 160", dry, err)
@@ -69,7 +69,7 @@ func TestBackfillLastSeenEqualsHead(t *testing.T) {
 		`CREATE TABLE expected AS SELECT id, last_seen FROM transmissions`,
 		`UPDATE transmissions SET last_seen = 0`,
 		`UPDATE _async_migrations SET status = 'failed', error = 'x' WHERE name = 'tx_last_seen_backfill_v1'`)
-	res, err := (&maintenance.BackfillLastSeen{Store: db, Chunking: maintenance.Chunking{Rows: 50}}).Run(ctx, false)
+	res, err := (&maintenance.BackfillLastSeen{DB: db, Chunking: maintenance.Chunking{Rows: 50}}).Run(ctx, false)
 	if err != nil || res.Rows != 160 {
 		t.Fatalf("run = %+v, %v", res, err)
 	}
@@ -96,7 +96,7 @@ func TestBackfillFromPubkey(t *testing.T) {
 		`UPDATE transmissions SET decoded_json = json_set(decoded_json, '$.pubKey', upper(json_extract(decoded_json, '$.pubKey')))
 		 WHERE id = (SELECT id FROM transmissions WHERE payload_type = 4 ORDER BY id LIMIT 1 OFFSET 1)`,
 	)
-	job := &maintenance.BackfillFromPubkey{Store: db, Chunking: maintenance.Chunking{Rows: 5}}
+	job := &maintenance.BackfillFromPubkey{DB: db, Chunking: maintenance.Chunking{Rows: 5}}
 	if dry, err := job.Run(ctx, true); err != nil || dry.Rows != adverts {
 		t.Fatalf("dry run = %+v, %v; want %d", dry, err, adverts)
 	}
@@ -150,7 +150,7 @@ func TestNormalizePublicChannel(t *testing.T) {
 		`UPDATE transmissions SET channel_hash = 'public' WHERE channel_hash = 'Public'`,
 		`UPDATE transmissions SET channel_hash = 'public' WHERE id = (SELECT min(id) FROM transmissions WHERE payload_type = 4)`,
 		`DELETE FROM _migrations WHERE name = 'channel_hash_casing_v1'`)
-	job := &maintenance.NormalizePublicChannel{Store: db, Chunking: maintenance.Chunking{Rows: 2}}
+	job := &maintenance.NormalizePublicChannel{DB: db, Chunking: maintenance.Chunking{Rows: 2}}
 	if dry, err := job.Run(ctx, true); err != nil || dry.Rows != public {
 		t.Fatalf("dry run = %+v, %v; want %d", dry, err, public)
 	}
@@ -197,7 +197,7 @@ func TestLowercaseNodeKeys(t *testing.T) {
 		 VALUES (upper('`+c+`'), 'older', '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z', 1)`,
 		`INSERT INTO inactive_nodes (public_key, name, last_seen) VALUES ('ABCDEF', 'gone', '2026-01-01T00:00:00Z')`,
 	)
-	job := &maintenance.LowercaseNodeKeys{Store: db, Chunking: maintenance.Chunking{Rows: 2}}
+	job := &maintenance.LowercaseNodeKeys{DB: db, Chunking: maintenance.Chunking{Rows: 2}}
 	if dry, err := job.Run(ctx, true); err != nil || dry.Rows != 4 {
 		t.Fatalf("dry run = %+v, %v; want 4 keys", dry, err)
 	}
@@ -232,26 +232,10 @@ func TestLowercaseNodeKeys(t *testing.T) {
 	}
 }
 
-// lastSeenCancelAfter is the real Store with ctx cancelled after n
-// backfill chunks, as a shutdown or timeout would.
-type lastSeenCancelAfter struct {
-	*sqlite.DB
-	n      int
-	cancel context.CancelFunc
-}
-
-func (s *lastSeenCancelAfter) BackfillLastSeenChunk(ctx context.Context, afterID int64, limit int, dryRun bool) (int64, int64, bool, error) {
-	last, n, more, err := s.DB.BackfillLastSeenChunk(ctx, afterID, limit, dryRun)
-	if s.n--; s.n == 0 {
-		s.cancel()
-	}
-	return last, n, more, err
-}
-
 func TestBackfillLastSeenInterruptedResumes(t *testing.T) {
 	db := fixture(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	job := &maintenance.BackfillLastSeen{Store: &lastSeenCancelAfter{db, 3, cancel}, Chunking: maintenance.Chunking{Rows: 10}}
+	job := &maintenance.BackfillLastSeen{DB: db, Chunking: maintenance.Chunking{Rows: 10, OnChunk: cancelAfter(3, cancel)}}
 	res, err := job.Run(ctx, false)
 	if !strings.Contains(fmt.Sprint(err), "context canceled") || res.Rows != 30 {
 		t.Fatalf("interrupted run = %+v, %v; want 3 chunks of 10 then canceled", res, err)
@@ -259,7 +243,7 @@ func TestBackfillLastSeenInterruptedResumes(t *testing.T) {
 	if done, err := db.LastSeenBackfilled(context.Background()); done || err != nil {
 		t.Fatalf("interrupted backfill recorded as done (%v)", err)
 	}
-	job = &maintenance.BackfillLastSeen{Store: db, Chunking: maintenance.Chunking{Rows: 10}}
+	job = &maintenance.BackfillLastSeen{DB: db, Chunking: maintenance.Chunking{Rows: 10}}
 	if res, err := job.Run(context.Background(), false); err != nil || res.Rows != 130 {
 		t.Fatalf("resumed run = %+v, %v; want the other 130", res, err)
 	}
@@ -285,7 +269,7 @@ func TestBackfillDefaultScope(t *testing.T) {
 	if n := count(t, db, `SELECT count(DISTINCT scope_name) FROM transmissions WHERE from_pubkey = ?`, a); n != 2 {
 		t.Fatalf("node a has %d scopes, want 2", n)
 	}
-	job := &maintenance.BackfillDefaultScope{Store: db, Chunking: maintenance.Chunking{Rows: 7}}
+	job := &maintenance.BackfillDefaultScope{DB: db, Chunking: maintenance.Chunking{Rows: 7}}
 	if dry, err := job.Run(ctx, true); err != nil || dry.Rows != 1 {
 		t.Fatalf("dry run = %+v, %v; want 1", dry, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/jobs"
 )
 
@@ -33,7 +34,7 @@ func autoVacuumName(mode int) string {
 // #8). It does nothing unless the file is in INCREMENTAL auto-vacuum mode
 // (see FullVacuum).
 type Vacuum struct {
-	Store VacuumStore
+	DB *sqlite.DB
 	// Pages is the most pages one run frees; 0 means DefaultVacuumPages
 	// and a negative value the whole freelist.
 	Pages int
@@ -43,14 +44,14 @@ type Vacuum struct {
 
 // Run frees up to Pages pages. Result.Rows counts the pages freed.
 func (j *Vacuum) Run(ctx context.Context, dryRun bool) (jobs.Result, error) {
-	mode, err := j.Store.AutoVacuumMode(ctx)
+	mode, err := j.DB.AutoVacuumMode(ctx)
 	if err != nil {
 		return jobs.Result{}, err
 	}
 	if mode != autoVacuumIncremental {
 		return jobs.Result{Detail: fmt.Sprintf("nothing to do: auto_vacuum=%s (set jobs.vacuum.onStartup to convert the file)", autoVacuumName(mode))}, nil
 	}
-	free, err := j.Store.FreelistCount(ctx)
+	free, err := j.DB.FreelistCount(ctx)
 	if err != nil {
 		return jobs.Result{}, err
 	}
@@ -68,7 +69,7 @@ func (j *Vacuum) Run(ctx context.Context, dryRun bool) (jobs.Result, error) {
 	var freed int64
 	left := free
 	p, err := j.Chunking.loop(ctx, false, func(ctx context.Context, limit int) (bool, error) {
-		f, l, err := j.Store.IncrementalVacuumChunk(ctx, int(min(int64(limit), target-freed)))
+		f, l, err := j.DB.IncrementalVacuumChunk(ctx, int(min(int64(limit), target-freed)))
 		freed, left = freed+f, l
 		return f > 0 && freed < target && left > 0, err
 	})

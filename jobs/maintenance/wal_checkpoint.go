@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/jobs"
 )
 
@@ -13,7 +14,7 @@ import (
 // reader kept from finishing (busy) is reported, not failed: the next run
 // retries.
 type WALCheckpoint struct {
-	Store CheckpointStore
+	DB *sqlite.DB
 }
 
 // Run checkpoints once. Result.Rows counts the frames checkpointed; a dry
@@ -22,7 +23,7 @@ func (j *WALCheckpoint) Run(ctx context.Context, dryRun bool) (jobs.Result, erro
 	if dryRun {
 		return jobs.Result{Detail: "dry run: no checkpoint"}, nil
 	}
-	busy, log, done, err := j.Store.CheckpointTruncate(ctx)
+	busy, log, done, err := j.DB.CheckpointTruncate(ctx)
 	if err != nil {
 		return jobs.Result{}, err
 	}
