@@ -71,3 +71,14 @@ func (p *problems) addFields(prefix string, err error) {
 		p.addf(strings.TrimSuffix(prefix+"."+field, "."), "%s", msg)
 	}
 }
+
+// addEach adds each of the joined errors err under the key path path.
+func (p *problems) addEach(path string, err error) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			p.add(path, e)
+		}
+	} else if err != nil {
+		p.add(path, err)
+	}
+}
