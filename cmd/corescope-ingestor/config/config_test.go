@@ -177,7 +177,7 @@ func TestLoadConfigCoreScopeExample(t *testing.T) {
 		!c.Jobs.PrunePackets.Enabled || c.Jobs.PrunePackets.Days != 30 {
 		t.Errorf("retention = %+v, prunePackets = %+v", c.Retention, c.Jobs.PrunePackets)
 	}
-	if len(c.GeoFilter.Polygon) != 4 || c.GeoFilter.BufferKm != 20 || !c.GeoFilter.Enabled() || c.ForeignAdverts.Mode != "flag" {
+	if len(c.GeoFilter.Polygon) != 4 || c.GeoFilter.BufferKm != 20 || c.GeoFilter.Geo().Filter() == nil || c.ForeignAdverts.Mode != "flag" {
 		t.Errorf("geo = %+v", c.GeoFilter)
 	}
 	keys, err := c.ChannelKeys()
