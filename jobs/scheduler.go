@@ -390,17 +390,38 @@ func (s *Scheduler) execute(ctx context.Context, e *entry, dryRun bool, why trig
 		e.running.Store(false)
 	}
 
-	if why == triggerSchedule && e.spec.Jitter > 0 {
-		t := time.NewTimer(rand.N(e.spec.Jitter + 1))
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			release()
-			return Run{Job: name, Result: ResultSkipped, Err: "stopped before start"}, ctx.Err()
-		}
+	if why == triggerSchedule && !waitJitter(ctx, e.spec.Jitter) {
+		release()
+		return Run{Job: name, Result: ResultSkipped, Err: "stopped before start"}, ctx.Err()
 	}
+	r, err, stack := s.timed(ctx, e, dryRun, why)
+	s.finish(ctx, e, r, why, stack)
+	release()
+	if why != triggerChain && !dryRun && r.Rows > 0 && ctx.Err() == nil {
+		s.chain(ctx, e)
+	}
+	return r, err
+}
 
+// waitJitter waits a random duration in [0, jitter]; false when ctx ended
+// first.
+func waitJitter(ctx context.Context, jitter time.Duration) bool {
+	if jitter <= 0 {
+		return true
+	}
+	t := time.NewTimer(rand.N(jitter + 1))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// timed calls e's job under its timeout and returns its Run, with the
+// stack of a panic.
+func (s *Scheduler) timed(ctx context.Context, e *entry, dryRun bool, why trigger) (Run, error, []byte) {
 	runCtx := context.WithValue(ctx, triggerKey{}, why)
 	if e.spec.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -409,7 +430,7 @@ func (s *Scheduler) execute(ctx context.Context, e *entry, dryRun bool, why trig
 	}
 	started := time.Now()
 	res, err, stack := call(runCtx, e.spec.Job, dryRun)
-	r := Run{Job: name, Started: started, Finished: time.Now(), Rows: res.Rows, DryRun: dryRun, Detail: res.Detail}
+	r := Run{Job: e.spec.Name, Started: started, Finished: time.Now(), Rows: res.Rows, DryRun: dryRun, Detail: res.Detail}
 	switch {
 	case err == nil:
 		r.Result = ResultSuccess
@@ -421,20 +442,20 @@ func (s *Scheduler) execute(ctx context.Context, e *entry, dryRun bool, why trig
 	if err != nil {
 		r.Err = err.Error()
 	}
-	s.finish(ctx, e, r, why, stack)
-	release()
+	return r, err, stack
+}
 
-	if why != triggerChain && !dryRun && r.Rows > 0 && ctx.Err() == nil {
-		for _, next := range e.spec.Then {
-			s.mu.Lock()
-			ne := s.entries[next]
-			s.mu.Unlock()
-			if ne != nil && ne.spec.Enabled {
-				s.execute(ctx, ne, false, triggerChain)
-			}
+// chain runs, one after the other, the enabled jobs e's spec chains after a
+// run that changed rows.
+func (s *Scheduler) chain(ctx context.Context, e *entry) {
+	for _, next := range e.spec.Then {
+		s.mu.Lock()
+		ne := s.entries[next]
+		s.mu.Unlock()
+		if ne != nil && ne.spec.Enabled {
+			s.execute(ctx, ne, false, triggerChain)
 		}
 	}
-	return r, err
 }
 
 // call runs the job, turning a panic into an error and its stack.

@@ -279,11 +279,7 @@ func (d *daemon) newSubscriptions() error {
 
 	mm := mqtt.NewMetrics(d.reg)
 	for _, s := range cfg.MQTTSources {
-		mc := s.MQTTConfig()
-		if err := mc.Validate(); err != nil {
-			return usageError{fmt.Errorf("mqttSources %q: %w", s.Name, err)}
-		}
-		d.sources = append(d.sources, mqtt.NewSource(mc, enqueue, log.With("component", "mqtt"), mm))
+		d.sources = append(d.sources, mqtt.NewSource(s.MQTTConfig(), enqueue, log.With("component", "mqtt"), mm))
 		d.stall[s.Name] = s.StallAfter
 	}
 	return nil

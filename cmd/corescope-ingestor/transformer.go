@@ -22,16 +22,6 @@ func newTransformer(cfg *config.Config, reg prometheus.Registerer, log *slog.Log
 		return nil, usageError{err}
 	}
 	log.Info("decoder keys loaded", "channel_keys", opts.Keys.Len(), "regions", opts.Regions.Len())
-	var geo *uplink.GeoFilter
-	if g := cfg.GeoFilter; g.Enabled() {
-		poly := make([][2]float64, 0, len(g.Polygon))
-		for _, p := range g.Polygon {
-			if len(p) >= 2 {
-				poly = append(poly, [2]float64{p[0], p[1]})
-			}
-		}
-		geo = uplink.NewGeoFilter(poly, g.BufferKm, g.LatMin, g.LatMax, g.LonMin, g.LonMax)
-	}
 	srcs := make(map[string]transform.Source, len(cfg.MQTTSources))
 	for _, s := range cfg.MQTTSources {
 		srcs[s.Name] = transform.Source{Region: s.Region, IATAFilter: s.IATAFilter}
@@ -42,7 +32,7 @@ func newTransformer(cfg *config.Config, reg prometheus.Registerer, log *slog.Log
 	return transform.New(transform.Config{
 		Decoder:         meshcore.NewDecoder(opts),
 		Filter:          uplink.NewFilter(uplink.FilterConfig{Blacklist: cfg.ObserverBlacklist, IATAWhitelist: cfg.ObserverIATAWhitelist}),
-		Geo:             geo,
+		Geo:             cfg.GeoFilter.Geo().Filter(),
 		ForeignDrop:     cfg.ForeignAdverts.Mode == "drop",
 		SampleInterval:  cfg.Metrics.SampleIntervalSec,
 		MaxMessageBytes: cfg.Ingest.MaxMessageBytes,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -95,28 +96,77 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports every problem of c (after defaults), joined.
+// Validate reports every problem of c (after defaults), joined. It is the
+// one check of a source's settings: each error starts with the field's
+// config key (broker, topics[1], caFile, …) and a colon, so that a config
+// loader can prefix it with the source's key path.
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	var errs []error
-	if c.Name == "" {
-		errs = append(errs, errors.New("name: empty"))
+	add := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf(field+": "+format, args...))
 	}
-	if _, err := ParseBroker(c.Broker); err != nil {
-		errs = append(errs, fmt.Errorf("broker: %w", err))
+	if c.Name == "" {
+		add("name", "empty")
+	}
+	u, err := ParseBroker(c.Broker)
+	if err != nil {
+		add("broker", "%w", err)
 	}
 	if c.QoS > 2 {
-		errs = append(errs, fmt.Errorf("qos: %d is not 0, 1 or 2", c.QoS))
+		add("qos", "must be 0, 1 or 2, got %d", c.QoS)
 	}
 	if !c.CleanSession && c.ClientID == "" {
-		errs = append(errs, errors.New("clientId: required for a persistent session (cleanSession false)"))
+		add("clientId", "required for a persistent session (cleanSession false)")
 	}
 	for i, t := range c.Topics {
-		if t == "" {
-			errs = append(errs, fmt.Errorf("topics[%d]: empty", i))
+		if err := validateTopicFilter(t); err != nil {
+			add(fmt.Sprintf("topics[%d]", i), "%w", err)
+		}
+	}
+	if c.Password != "" && c.Username == "" {
+		add("password", "set without username")
+	}
+	if c.KeepAlive < time.Second {
+		add("keepAlive", "must be at least 1s, got %v", c.KeepAlive)
+	}
+	if c.CAFile != "" {
+		if _, err := os.Stat(c.CAFile); err != nil {
+			add("caFile", "%w", err)
+		}
+		if u != nil && !IsTLS(u) {
+			add("caFile", "set for a broker without TLS (%s://); use mqtts, ssl, tls or wss", u.Scheme)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// IsTLS reports whether a broker URL's scheme uses TLS (ssl, tls, mqtts
+// or wss).
+func IsTLS(u *url.URL) bool {
+	switch strings.ToLower(u.Scheme) {
+	case "ssl", "tls", "mqtts", "wss":
+		return true
+	}
+	return false
+}
+
+// validateTopicFilter checks an MQTT subscription filter: not empty, '#'
+// only as the whole last level, '+' only as a whole level.
+func validateTopicFilter(t string) error {
+	if t == "" {
+		return errors.New("empty topic")
+	}
+	levels := strings.Split(t, "/")
+	for i, l := range levels {
+		if strings.Contains(l, "#") && (l != "#" || i != len(levels)-1) {
+			return fmt.Errorf("invalid topic %q: '#' must be the whole last level", t)
+		}
+		if strings.Contains(l, "+") && l != "+" {
+			return fmt.Errorf("invalid topic %q: '+' must be a whole level", t)
+		}
+	}
+	return nil
 }
 
 // ParseBroker parses and checks a broker URL: scheme tcp, mqtt, ssl, tls,
@@ -126,7 +176,7 @@ func (c Config) Validate() error {
 // URL, and an invalid escape's text) is about the redacted string.
 func ParseBroker(s string) (*url.URL, error) {
 	if s == "" {
-		return nil, errors.New("empty")
+		return nil, errors.New("required (a URL such as mqtt://host:1883)")
 	}
 	red := RedactURL(s)
 	u, err := url.Parse(s)

@@ -106,3 +106,18 @@ func TestDefaultClientID(t *testing.T) {
 		}
 	}
 }
+
+func TestIsTLS(t *testing.T) {
+	for broker, want := range map[string]bool{
+		"mqtt://h:1883": false, "MQTT://h:1883": false, "mqtts://h:8883": true, "tcp://h:1883": false,
+		"ssl://h:8883": true, "tls://h:8883": true, "ws://h:9001/mqtt": false, "wss://h:443/mqtt": true,
+	} {
+		u, err := ParseBroker(broker)
+		if err != nil {
+			t.Fatalf("%s: %v", broker, err)
+		}
+		if got := IsTLS(u); got != want {
+			t.Errorf("IsTLS(%s) = %v, want %v", broker, got, want)
+		}
+	}
+}

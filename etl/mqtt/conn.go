@@ -157,8 +157,7 @@ func (d *dialer) force() {
 // tlsConfig builds the TLS settings of a source: nil for a plain connection
 // that needs none.
 func tlsConfig(cfg Config, u *url.URL) (*tls.Config, error) {
-	secure := u.Scheme == "ssl" || u.Scheme == "tls" || u.Scheme == "mqtts" || u.Scheme == "wss"
-	if !secure {
+	if !IsTLS(u) {
 		return nil, nil
 	}
 	tc := &tls.Config{

@@ -515,12 +515,18 @@ func TestConfigValidate(t *testing.T) {
 		{"persistent ok", Config{Name: "a", Broker: "ssl://h:8883", ClientID: "id"}, ""},
 		{"ws ok", Config{Name: "a", Broker: "wss://h/mqtt", CleanSession: true}, ""},
 		{"no name", Config{Broker: "tcp://h:1", CleanSession: true}, "name: empty"},
-		{"no broker", Config{Name: "a", CleanSession: true}, "broker: empty"},
+		{"no broker", Config{Name: "a", CleanSession: true}, "broker: required"},
 		{"bad scheme", Config{Name: "a", Broker: "http://h:1", CleanSession: true}, `scheme "http"`},
 		{"no host", Config{Name: "a", Broker: "tcp://", CleanSession: true}, "missing host"},
 		{"persistent needs id", Config{Name: "a", Broker: "tcp://h:1"}, "clientId: required"},
-		{"qos", Config{Name: "a", Broker: "tcp://h:1", CleanSession: true, QoS: 3}, "qos: 3"},
+		{"qos", Config{Name: "a", Broker: "tcp://h:1", CleanSession: true, QoS: 3}, "qos: must be 0, 1 or 2, got 3"},
 		{"empty topic", Config{Name: "a", Broker: "tcp://h:1", CleanSession: true, Topics: []string{""}}, "topics[0]: empty"},
+		{"bad filter", Config{Name: "a", Broker: "tcp://h:1", CleanSession: true, Topics: []string{"a/#/b"}}, "topics[0]: invalid topic"},
+		{"plus filter", Config{Name: "a", Broker: "tcp://h:1", CleanSession: true, Topics: []string{"a/x+"}}, "'+' must be a whole level"},
+		{"password without user", Config{Name: "a", Broker: "tcp://h:1", CleanSession: true, Password: "p"}, "password: set without username"},
+		{"keepalive", Config{Name: "a", Broker: "tcp://h:1", CleanSession: true, KeepAlive: time.Millisecond}, "keepAlive: must be at least 1s"},
+		{"ca without tls", Config{Name: "a", Broker: "tcp://h:1", CleanSession: true, CAFile: "source_test.go"}, "caFile: set for a broker without TLS"},
+		{"ca missing", Config{Name: "a", Broker: "ssl://h:1", CleanSession: true, CAFile: "nonexistent.pem"}, "caFile: stat nonexistent.pem"},
 		{"password redacted", Config{Name: "a", Broker: "http://u:pw@h:1", CleanSession: true}, "u:xxxxx@h"},
 	}
 	for _, tt := range tests {
@@ -598,7 +604,7 @@ func TestSourceTLS(t *testing.T) {
 	})
 	t.Run("bad ca file", func(t *testing.T) {
 		s := NewSource(Config{Name: "bad", Broker: b.URL(), CAFile: "/nonexistent.pem", CleanSession: true}, chanEnqueue(nil), nil, nil)
-		if err := s.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "CA file") {
+		if err := s.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "caFile: stat /nonexistent.pem") {
 			t.Fatalf("Run: %v", err)
 		}
 	})

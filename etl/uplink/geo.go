@@ -1,6 +1,11 @@
 package uplink
 
-import "math"
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+)
 
 // kmPerDegree is the flat-earth scale of the geo filter's buffer: km per
 // degree of latitude (and of longitude at the equator).
@@ -95,4 +100,89 @@ func distanceToSegmentKm(a, b [2]float64, lat, lon float64) float64 {
 		t = math.Max(0, math.Min(1, (px*bx+py*by)/l2))
 	}
 	return math.Hypot(px-t*bx, py-t*by)
+}
+
+// GeoConfig is CoreScope's geo_filter: a polygon of [lat, lon] points in
+// degrees, widened by BufferKm kilometres, or an inclusive box whose four
+// bounds are all set or all nil.
+type GeoConfig struct {
+	Polygon                        [][]float64
+	BufferKm                       float64
+	LatMin, LatMax, LonMin, LonMax *float64
+}
+
+// Filter returns the filter of c, nil (pass everything) when c sets neither
+// a polygon nor a box. c must be valid.
+func (c GeoConfig) Filter() *GeoFilter {
+	if len(c.Polygon) == 0 && c.LatMin == nil {
+		return nil
+	}
+	poly := make([][2]float64, 0, len(c.Polygon))
+	for _, p := range c.Polygon {
+		if len(p) == 2 {
+			poly = append(poly, [2]float64{p[0], p[1]})
+		}
+	}
+	return NewGeoFilter(poly, c.BufferKm, c.LatMin, c.LatMax, c.LonMin, c.LonMax)
+}
+
+// Validate reports every problem of c, joined; each error starts with the
+// config key of its field (polygon[2], latMin, …) and a colon.
+func (c GeoConfig) Validate() error {
+	var errs []error
+	add := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf(field+": "+format, args...))
+	}
+	lat := func(field string, v float64) {
+		if !(v >= -90 && v <= 90) {
+			add(field, "latitude %v out of range [-90, 90]", v)
+		}
+	}
+	lon := func(field string, v float64) {
+		if !(v >= -180 && v <= 180) {
+			add(field, "longitude %v out of range [-180, 180]", v)
+		}
+	}
+	if n := len(c.Polygon); n > 0 && n < 3 {
+		add("polygon", "want at least 3 [lat, lon] points, got %d", n)
+	}
+	for i, pt := range c.Polygon {
+		field := fmt.Sprintf("polygon[%d]", i)
+		if len(pt) != 2 {
+			add(field, "want [lat, lon], got %d numbers", len(pt))
+			continue
+		}
+		lat(field, pt[0])
+		lon(field, pt[1])
+	}
+	if c.BufferKm < 0 || math.IsNaN(c.BufferKm) {
+		add("bufferKm", "must be ≥ 0 km, got %v", c.BufferKm)
+	}
+	bounds := []struct {
+		name string
+		v    *float64
+	}{{"latMin", c.LatMin}, {"latMax", c.LatMax}, {"lonMin", c.LonMin}, {"lonMax", c.LonMax}}
+	var missing []string
+	for _, b := range bounds {
+		if b.v == nil {
+			missing = append(missing, b.name)
+		}
+	}
+	switch {
+	case len(missing) == len(bounds):
+	case len(missing) > 0:
+		errs = append(errs, fmt.Errorf("a box needs latMin, latMax, lonMin and lonMax (missing %s)", strings.Join(missing, ", ")))
+	default:
+		lat("latMin", *c.LatMin)
+		lat("latMax", *c.LatMax)
+		lon("lonMin", *c.LonMin)
+		lon("lonMax", *c.LonMax)
+		if *c.LatMin > *c.LatMax {
+			add("latMin", "%v is greater than latMax %v", *c.LatMin, *c.LatMax)
+		}
+		if *c.LonMin > *c.LonMax {
+			add("lonMin", "%v is greater than lonMax %v", *c.LonMin, *c.LonMax)
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -1,10 +1,6 @@
 package config
 
-import (
-	"strings"
-
-	"github.com/corescope/etl/etl/broker"
-)
+import "github.com/corescope/etl/etl/broker"
 
 // BrokerConfig configures the embedded MQTT broker. Ours; see etl/broker.
 type BrokerConfig struct {
@@ -60,19 +56,7 @@ func (c *Config) validateBroker(p *problems) {
 		return
 	}
 	bc := c.Broker.BrokerConfig()
-	if err := bc.Validate(); err != nil {
-		errs := []error{err}
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			errs = j.Unwrap()
-		}
-		for _, e := range errs {
-			field, msg, ok := strings.Cut(e.Error(), ": ")
-			if !ok {
-				field, msg = "", e.Error()
-			}
-			p.addf(strings.TrimSuffix("broker."+field, "."), "%s", msg)
-		}
-	}
+	p.addFields("broker", bc.Validate())
 	name := c.Broker.Name
 	if name == "" {
 		name = broker.DefaultSourceName

@@ -1,13 +1,10 @@
 package config
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -68,48 +65,18 @@ func (c *Config) DecoderOptions(log *slog.Logger, extra ...meshcore.ChannelKey) 
 	}, nil
 }
 
-// channelKeys merges the layers (see ChannelKeys) and returns the original
-// names of the keys that lost a collision after name normalisation.
+// channelKeys merges the key layers, lowest priority first: the rainbow
+// file, hashChannels, then channelKeys. Every bad key is added to p;
+// dropped names the keys that lost to the canonical spelling of their
+// name within a layer.
 func (c *Config) channelKeys(p *problems) (keys []meshcore.ChannelKey, dropped []string) {
-	merged := map[string][16]byte{}
-	layer := func(ks []meshcore.ChannelKey) {
-		out, d := meshcore.NormalizeChannelKeys(ks)
-		dropped = append(dropped, d...)
-		for _, k := range out {
-			merged[k.Name] = k.Key
-		}
-	}
+	var file []meshcore.ChannelKey
 	if c.ChannelKeysPath != "" {
-		b, err := os.ReadFile(c.ChannelKeysPath)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-		case err != nil:
-			p.add("channelKeysPath", err)
-		default:
-			var file map[string]string
-			if err := json.Unmarshal(b, &file); err != nil {
-				// encoding/json quotes the offending character, which may
-				// be part of a key: report the position only.
-				var se *json.SyntaxError
-				where := ""
-				if errors.As(err, &se) {
-					where = fmt.Sprintf(" (syntax error at byte %d)", se.Offset)
-				}
-				p.addf("channelKeysPath", "%s: want a JSON object of name to hex key%s", c.ChannelKeysPath, where)
-			}
-			var ks []meshcore.ChannelKey
-			for _, name := range slices.Sorted(maps.Keys(file)) {
-				k, err := parseChannelKey(file[name])
-				if err != nil {
-					p.addf("channelKeysPath", "%s: key of %q: %v", c.ChannelKeysPath, name, err)
-					continue
-				}
-				ks = append(ks, meshcore.ChannelKey{Name: name, Key: k})
-			}
-			layer(ks)
-		}
+		var err error
+		file, err = meshcore.ReadKeyFile(c.ChannelKeysPath)
+		p.addEach("channelKeysPath", err)
 	}
-	var ks []meshcore.ChannelKey
+	var tags []meshcore.ChannelKey
 	for i, name := range c.HashChannels {
 		name = strings.TrimSpace(name)
 		if name == "" || name == "#" {
@@ -117,32 +84,20 @@ func (c *Config) channelKeys(p *problems) (keys []meshcore.ChannelKey, dropped [
 			continue
 		}
 		name, k := meshcore.HashtagKey(name)
-		ks = append(ks, meshcore.ChannelKey{Name: name, Key: k})
+		tags = append(tags, meshcore.ChannelKey{Name: name, Key: k})
 	}
-	layer(ks)
-	ks = nil
+	var configured []meshcore.ChannelKey
 	for _, name := range slices.Sorted(maps.Keys(c.ChannelKeysHex)) {
 		if strings.HasPrefix(name, "_comment") {
 			continue
 		}
-		k, err := parseChannelKey(c.ChannelKeysHex[name])
+		k, err := meshcore.ParseKeyHex(strings.TrimSpace(c.ChannelKeysHex[name]))
 		if err != nil {
 			p.add("channelKeys."+name, err)
 			continue
 		}
-		ks = append(ks, meshcore.ChannelKey{Name: name, Key: k})
+		configured = append(configured, meshcore.ChannelKey{Name: name, Key: k})
 	}
-	layer(ks)
-	keys = make([]meshcore.ChannelKey, 0, len(merged))
-	for name, k := range merged {
-		keys = append(keys, meshcore.ChannelKey{Name: name, Key: k})
-	}
-	slices.SortFunc(keys, func(a, b meshcore.ChannelKey) int { return strings.Compare(a.Name, b.Name) })
+	keys, dropped = meshcore.MergeKeyLayers(file, tags, configured)
 	return keys, dropped
-}
-
-// parseChannelKey decodes a 32-hex-character (16-byte) channel key,
-// surrounding spaces ignored. Its errors never echo the key.
-func parseChannelKey(s string) ([16]byte, error) {
-	return meshcore.ParseKeyHex(strings.TrimSpace(s))
 }

@@ -139,7 +139,7 @@ func (c *Config) normalize(path string, isSet func(string) bool, p *problems, lo
 	c.normalizeJobs(isSet, p)
 	c.Metrics.validate(p)
 	c.normalizeChannels(path, p)
-	c.GeoFilter.validate(p)
+	p.addFields("geo_filter", c.GeoFilter.Geo().Validate())
 	c.ForeignAdverts.validate(p)
 	if strings.EqualFold(strings.TrimSpace(c.LogLevel), "warning") {
 		c.LogLevel = "warn"

@@ -40,7 +40,7 @@ func TestLoadConfigCoreScopeHEADExample(t *testing.T) {
 	if c.ClientRxCoverage.Enabled || c.DB.Load.ChunkSize != 10000 || c.Retention.PacketDays != 30 {
 		t.Errorf("clientRxCoverage = %+v, db = %+v", c.ClientRxCoverage, c.DB)
 	}
-	if len(c.MQTTSources) != 3 || c.MQTTSources[2].Name != "wsmqtt" || !c.MQTTSources[2].TLS() {
+	if len(c.MQTTSources) != 3 || c.MQTTSources[2].Name != "wsmqtt" || !strings.HasPrefix(c.MQTTSources[2].Broker, "wss://") {
 		t.Errorf("sources = %+v", c.MQTTSources)
 	}
 }

@@ -130,7 +130,7 @@ hashChannels: "#a,#b"
 		s := c.MQTTSources[0]
 		if len(c.MQTTSources) != 1 || s.Name != "eu" || s.QoS != 0 || s.ClientID != "fixed-id" ||
 			s.CleanSession || s.StallAfter != 90*time.Second || s.KeepAlive != time.Minute ||
-			s.ConnectTimeoutSec != mqtt.DefaultConnectTimeoutSec || s.PahoBroker() != "ssl://broker.example.org:8883" {
+			s.ConnectTimeoutSec != mqtt.DefaultConnectTimeoutSec || !strings.HasPrefix(s.Broker, "mqtts://broker.example.org:8883") {
 			t.Errorf("%s: source = %+v", name, s)
 		}
 		j := c.Jobs.PrunePackets
@@ -163,11 +163,11 @@ func TestLoadConfigCoreScopeExample(t *testing.T) {
 		t.Fatalf("sources = %+v", c.MQTTSources)
 	}
 	local, linco := c.MQTTSources[0], c.MQTTSources[1]
-	if local.Name != "local" || local.PahoBroker() != "tcp://localhost:1883" ||
+	if local.Name != "local" || local.Broker != "mqtt://localhost:1883" ||
 		!reflect.DeepEqual(local.Topics, []string{"meshcore/+/+/packets", "meshcore/#"}) || local.QoS != mqtt.DefaultQoS {
 		t.Errorf("local = %+v", local)
 	}
-	if linco.Name != "lincomatic" || linco.PahoBroker() != "ssl://mqtt.lincomatic.com:8883" || !linco.TLS() ||
+	if linco.Name != "lincomatic" || linco.Broker != "mqtts://mqtt.lincomatic.com:8883" ||
 		linco.RejectUnauthorized == nil || *linco.RejectUnauthorized || linco.ConnectTimeoutSec != 45 ||
 		linco.Region != "SJC" || !reflect.DeepEqual(linco.IATAFilter, []string{"SJC", "SFO", "OAK", "MRY"}) ||
 		linco.Username != "your-username" || linco.Password != "your-password" {
@@ -177,7 +177,7 @@ func TestLoadConfigCoreScopeExample(t *testing.T) {
 		!c.Jobs.PrunePackets.Enabled || c.Jobs.PrunePackets.Days != 30 {
 		t.Errorf("retention = %+v, prunePackets = %+v", c.Retention, c.Jobs.PrunePackets)
 	}
-	if len(c.GeoFilter.Polygon) != 4 || c.GeoFilter.BufferKm != 20 || !c.GeoFilter.Enabled() || c.ForeignAdverts.Mode != "flag" {
+	if len(c.GeoFilter.Polygon) != 4 || c.GeoFilter.BufferKm != 20 || c.GeoFilter.Geo().Filter() == nil || c.ForeignAdverts.Mode != "flag" {
 		t.Errorf("geo = %+v", c.GeoFilter)
 	}
 	keys, err := c.ChannelKeys()
@@ -316,7 +316,7 @@ func TestLoadConfigEnv(t *testing.T) {
 		}},
 		{"JSON value", []string{`CORESCOPE_MQTTSOURCES=[{"name":"j","broker":"ws://j:9001","qos":2}]`}, func(t *testing.T, c *Config) {
 			s := c.MQTTSources
-			if len(s) != 1 || s[0].Name != "j" || s[0].QoS != 2 || s[0].PahoBroker() != "ws://j:9001" {
+			if len(s) != 1 || s[0].Name != "j" || s[0].QoS != 2 || s[0].Broker != "ws://j:9001" {
 				t.Errorf("sources = %+v", s)
 			}
 		}},
@@ -417,7 +417,7 @@ mqttSources:
 		t.Errorf("cleanSession not kept/defaulted")
 	}
 	mc := c.MQTTSources[1].MQTTConfig()
-	if mc.CleanSession || mc.QoS != 1 || mc.ClientID != want[1] || mc.Broker != "ssl://b.example:8883" {
+	if mc.CleanSession || mc.QoS != 1 || mc.ClientID != want[1] || mc.Broker != "mqtts://b.example:8883" {
 		t.Errorf("mqtt config = %+v; want a persistent session, QoS 1, the generated id", mc)
 	}
 	if err := mc.Validate(); err != nil {
@@ -712,28 +712,6 @@ func TestConfigChannelKeys(t *testing.T) {
 	c.ChannelKeysPath = rainbow
 	if _, err := c.ChannelKeys(); err == nil || !strings.HasPrefix(err.Error(), "channelKeysPath: ") {
 		t.Errorf("malformed rainbow file: err = %v", err)
-	}
-}
-
-func TestConfigSourceBrokerURL(t *testing.T) {
-	tests := []struct {
-		broker, paho string
-		tls          bool
-	}{
-		{"mqtt://h:1883", "tcp://h:1883", false},
-		{"MQTT://h:1883", "tcp://h:1883", false},
-		{"mqtts://h:8883", "ssl://h:8883", true},
-		{"tcp://h:1883", "tcp://h:1883", false},
-		{"ssl://h:8883", "ssl://h:8883", true},
-		{"tls://h:8883", "tls://h:8883", true},
-		{"ws://h:9001/mqtt", "ws://h:9001/mqtt", false},
-		{"wss://h:443/mqtt", "wss://h:443/mqtt", true},
-	}
-	for _, tt := range tests {
-		s := SourceConfig{Broker: tt.broker}
-		if got := s.PahoBroker(); got != tt.paho || s.TLS() != tt.tls {
-			t.Errorf("%s: PahoBroker = %q, TLS = %v; want %q, %v", tt.broker, got, s.TLS(), tt.paho, tt.tls)
-		}
 	}
 }
 

@@ -51,6 +51,26 @@ func fractionToIntHook(f, t reflect.Type, data any) (any, error) {
 	return data, nil
 }
 
+// emptyToAbsentHook decodes an empty list or object as an absent key, so
+// that "[]" in a file and no key at all load to the same config.
+func emptyToAbsentHook(_, _ reflect.Type, data any) (any, error) {
+	switch v := data.(type) {
+	case []any:
+		if len(v) == 0 {
+			return nil, nil
+		}
+	case []string:
+		if len(v) == 0 {
+			return nil, nil
+		}
+	case map[string]any:
+		if len(v) == 0 {
+			return nil, nil
+		}
+	}
+	return data, nil
+}
+
 // addDecodeErrors adds mapstructure's (joined) errors, one per key path.
 func addDecodeErrors(p *problems, err error) {
 	if err == nil {
@@ -160,21 +180,6 @@ func reportUnknownKeys(p *problems, unused []string, server map[string]any, log 
 	}
 }
 
-// jobsWithOption returns the jobs whose kind has option, in declaration
-// order.
-func jobsWithOption(option string) []string {
-	var jobs []string
-	for _, f := range keyFields(reflect.TypeFor[JobsConfig]()) {
-		if f.Type.Kind() != reflect.Struct {
-			continue
-		}
-		if _, ok := fieldByKey(f.Type, option); ok {
-			jobs = append(jobs, keyName(f))
-		}
-	}
-	return jobs
-}
-
 // splitKeyPath splits "a.b[1].c" into "a.b[1]" and "c".
 func splitKeyPath(key string) (parent, last string) {
 	i := strings.LastIndex(key, ".")
@@ -182,84 +187,6 @@ func splitKeyPath(key string) (parent, last string) {
 		return "", key
 	}
 	return key[:i], key[i+1:]
-}
-
-// knownKeys returns the keys of the struct at the key path parent ("" is
-// the top level), in declaration order.
-func knownKeys(parent string) []string {
-	t := reflect.TypeFor[Config]()
-	if parent != "" {
-		for _, seg := range strings.Split(parent, ".") {
-			name, _, _ := strings.Cut(seg, "[")
-			f, ok := fieldByKey(t, name)
-			if !ok {
-				return nil
-			}
-			t = f.Type
-			if strings.Contains(seg, "[") && t.Kind() == reflect.Slice {
-				t = t.Elem()
-			}
-		}
-	}
-	if t.Kind() != reflect.Struct {
-		return nil
-	}
-	var keys []string
-	for _, f := range keyFields(t) {
-		keys = append(keys, keyName(f))
-	}
-	return keys
-}
-
-// fieldByKey returns the field of struct type t whose key is key, in any
-// case.
-func fieldByKey(t reflect.Type, key string) (reflect.StructField, bool) {
-	if t.Kind() != reflect.Struct {
-		return reflect.StructField{}, false
-	}
-	for _, f := range keyFields(t) {
-		if strings.EqualFold(keyName(f), key) {
-			return f, true
-		}
-	}
-	return reflect.StructField{}, false
-}
-
-// unknownKeys walks the raw config map against the struct type t and
-// returns the key paths with no matching field, in mapstructure's form
-// (a.b, list[2].c). Maps with free keys are not entered.
-func unknownKeys(raw any, t reflect.Type, path string) []string {
-	m, ok := raw.(map[string]any)
-	if !ok || t.Kind() != reflect.Struct {
-		return nil
-	}
-	var out []string
-	for k, v := range m {
-		p := k
-		if path != "" {
-			p = path + "." + k
-		}
-		f, ok := fieldByKey(t, k)
-		if !ok {
-			out = append(out, p)
-			continue
-		}
-		ft := f.Type
-		if keyName(f) != k {
-			p = strings.TrimSuffix(p, k) + keyName(f)
-		}
-		switch {
-		case ft.Kind() == reflect.Struct:
-			out = append(out, unknownKeys(v, ft, p)...)
-		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
-			if list, ok := v.([]any); ok {
-				for i, e := range list {
-					out = append(out, unknownKeys(e, ft.Elem(), fmt.Sprintf("%s[%d]", p, i))...)
-				}
-			}
-		}
-	}
-	return out
 }
 
 // suggest returns the candidate nearest to key by case-insensitive edit

@@ -11,30 +11,6 @@ import (
 	"github.com/corescope/etl/etl/mqtt"
 )
 
-// keyFields returns the fields of struct type t that have a config key, in
-// declaration order, with the fields of flattened embedded structs in
-// place and the remain map left out.
-func keyFields(t reflect.Type) []reflect.StructField {
-	var out []reflect.StructField
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("koanf"), ",")
-		switch {
-		case f.Anonymous && f.Type.Kind() == reflect.Struct:
-			for _, g := range keyFields(f.Type) {
-				g.Index = append([]int{i}, g.Index...) // for FieldByIndex
-				out = append(out, g)
-			}
-		case name != "" && name != "-":
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-// keyName returns the config key of a field from keyFields.
-func keyName(f reflect.StructField) string { return f.Tag.Get("koanf") }
-
 // namedEnv maps CoreScope's environment variables onto config keys. Empty
 // values are ignored, as in CoreScope.
 func namedEnv(env map[string]string, log *slog.Logger) map[string]any {
@@ -133,30 +109,17 @@ type envKey struct {
 	json bool   // value is JSON
 }
 
-// envKeyIndex maps SECTION__KEY (upper case) to every key path of Config.
+// envKeyIndex maps SECTION__KEY (upper case) to every key path of Config
+// outside lists.
 func envKeyIndex() map[string]envKey {
 	index := map[string]envKey{}
-	var walk func(t reflect.Type, path, env string)
-	walk = func(t reflect.Type, path, env string) {
-		for _, f := range keyFields(t) {
-			tag := keyName(f)
-			p, e := tag, strings.ToUpper(tag)
-			if path != "" {
-				p, e = path+"."+tag, env+"__"+e
-			}
-			ft := f.Type
-			switch {
-			case ft.Kind() == reflect.Struct:
-				index[e] = envKey{p, true}
-				walk(ft, p, e)
-			case ft.Kind() == reflect.Map,
-				ft.Kind() == reflect.Slice && ft.Elem().Kind() != reflect.String:
-				index[e] = envKey{p, true}
-			default:
-				index[e] = envKey{p, false}
-			}
+	for _, k := range keys() {
+		if strings.Contains(k.path, "[]") {
+			continue
 		}
+		kind := k.typ.Kind()
+		json := kind == reflect.Struct || kind == reflect.Map || kind == reflect.Slice && k.typ.Elem().Kind() != reflect.String
+		index[strings.ToUpper(strings.ReplaceAll(k.path, ".", "__"))] = envKey{k.path, json}
 	}
-	walk(reflect.TypeFor[Config](), "", "")
 	return index
 }

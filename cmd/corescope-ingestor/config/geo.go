@@ -1,10 +1,6 @@
 package config
 
-import (
-	"fmt"
-	"math"
-	"strings"
-)
+import "github.com/corescope/etl/etl/uplink"
 
 // DefaultForeignAdvertsMode keeps adverts from outside geo_filter and
 // flags their node (the other mode is "drop").
@@ -25,11 +21,6 @@ type GeoFilterConfig struct {
 	LonMax *float64 `koanf:"lonMax"`
 }
 
-// Enabled reports whether a polygon or a box is configured.
-func (g *GeoFilterConfig) Enabled() bool {
-	return len(g.Polygon) > 0 || g.LatMin != nil
-}
-
 // ForeignAdvertsConfig is CoreScope's foreignAdverts section.
 type ForeignAdvertsConfig struct {
 	// Mode is "flag" (store and mark the node foreign, default) or "drop".
@@ -40,63 +31,8 @@ func (f *ForeignAdvertsConfig) validate(p *problems) {
 	f.Mode = oneOf(p, "foreignAdverts.mode", f.Mode, DefaultForeignAdvertsMode, "flag", "drop")
 }
 
-// validate checks the polygon and the box of a geo filter.
-func (g *GeoFilterConfig) validate(p *problems) {
-	const key = "geo_filter"
-	if n := len(g.Polygon); n > 0 && n < 3 {
-		p.addf(key+".polygon", "want at least 3 [lat, lon] points, got %d", n)
-	}
-	for i, pt := range g.Polygon {
-		k := fmt.Sprintf("%s.polygon[%d]", key, i)
-		if len(pt) != 2 {
-			p.addf(k, "want [lat, lon], got %d numbers", len(pt))
-			continue
-		}
-		checkLat(p, k, pt[0])
-		checkLon(p, k, pt[1])
-	}
-	if g.BufferKm < 0 || math.IsNaN(g.BufferKm) {
-		p.addf(key+".bufferKm", "must be ≥ 0 km, got %v", g.BufferKm)
-	}
-	box := []struct {
-		name string
-		v    *float64
-	}{{"latMin", g.LatMin}, {"latMax", g.LatMax}, {"lonMin", g.LonMin}, {"lonMax", g.LonMax}}
-	var have, missing []string
-	for _, b := range box {
-		if b.v == nil {
-			missing = append(missing, b.name)
-		} else {
-			have = append(have, b.name)
-		}
-	}
-	if len(have) == 0 {
-		return
-	}
-	if len(missing) > 0 {
-		p.addf(key, "a box needs latMin, latMax, lonMin and lonMax (missing %s)", strings.Join(missing, ", "))
-		return
-	}
-	checkLat(p, key+".latMin", *g.LatMin)
-	checkLat(p, key+".latMax", *g.LatMax)
-	checkLon(p, key+".lonMin", *g.LonMin)
-	checkLon(p, key+".lonMax", *g.LonMax)
-	if *g.LatMin > *g.LatMax {
-		p.addf(key+".latMin", "%v is greater than latMax %v", *g.LatMin, *g.LatMax)
-	}
-	if *g.LonMin > *g.LonMax {
-		p.addf(key+".lonMin", "%v is greater than lonMax %v", *g.LonMin, *g.LonMax)
-	}
-}
-
-func checkLat(p *problems, key string, v float64) {
-	if !(v >= -90 && v <= 90) {
-		p.addf(key, "latitude %v out of range [-90, 90]", v)
-	}
-}
-
-func checkLon(p *problems, key string, v float64) {
-	if !(v >= -180 && v <= 180) {
-		p.addf(key, "longitude %v out of range [-180, 180]", v)
-	}
+// Geo translates the section into the uplink package's geo filter config,
+// which validates it and builds the filter.
+func (g *GeoFilterConfig) Geo() uplink.GeoConfig {
+	return uplink.GeoConfig{Polygon: g.Polygon, BufferKm: g.BufferKm, LatMin: g.LatMin, LatMax: g.LatMax, LonMin: g.LonMin, LonMax: g.LonMax}
 }

@@ -9,7 +9,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 
@@ -91,7 +90,6 @@ func Load(path string, explicit bool, environ []string, log *slog.Logger) (*Conf
 	if len(p.errs) > 0 {
 		return fail()
 	}
-	emptyToNil(reflect.ValueOf(c).Elem())
 	return c, nil
 }
 
@@ -148,6 +146,7 @@ func decode(ko *koanf.Koanf, p *problems) (*Config, []string) {
 			mapstructure.StringToTimeDurationHookFunc(),
 			mapstructure.StringToSliceHookFunc(","),
 			fractionToIntHook,
+			emptyToAbsentHook,
 		),
 		WeaklyTypedInput: true,
 		Metadata:         &md,
@@ -160,32 +159,9 @@ func decode(ko *koanf.Koanf, p *problems) (*Config, []string) {
 	if err != nil {
 		// mapstructure drops the unused keys of a struct that failed to
 		// decode; find them ourselves so all problems show at once.
-		unused = append(unused, unknownKeys(ko.Raw(), reflect.TypeFor[Config](), "")...)
+		unused = append(unused, unknownKeys(ko.Raw(), "")...)
 	}
 	return c, unused
-}
-
-// emptyToNil replaces empty slices and maps with nil throughout v, so that
-// "[]" in a file and an absent key load to the same config.
-func emptyToNil(v reflect.Value) {
-	switch v.Kind() {
-	case reflect.Struct:
-		for i := range v.NumField() {
-			if v.Type().Field(i).IsExported() {
-				emptyToNil(v.Field(i))
-			}
-		}
-	case reflect.Slice, reflect.Map:
-		if v.Len() == 0 {
-			v.Set(reflect.Zero(v.Type()))
-			return
-		}
-		if v.Kind() == reflect.Slice {
-			for i := range v.Len() {
-				emptyToNil(v.Index(i))
-			}
-		}
-	}
 }
 
 // describeParseError adds the line and column to a JSON syntax error, which

@@ -52,3 +52,33 @@ func (p *problems) addUndecodable(path string, err error) {
 	}
 	p.undecodable[path] = true
 }
+
+// addFields adds the errors of a package's Validate, each "field: message"
+// (errors.Join of them), under the key path prefix.
+func (p *problems) addFields(prefix string, err error) {
+	if err == nil {
+		return
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		field, msg, ok := strings.Cut(e.Error(), ": ")
+		if !ok {
+			field, msg = "", e.Error()
+		}
+		p.addf(strings.TrimSuffix(prefix+"."+field, "."), "%s", msg)
+	}
+}
+
+// addEach adds each of the joined errors err under the key path path.
+func (p *problems) addEach(path string, err error) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			p.add(path, e)
+		}
+	} else if err != nil {
+		p.add(path, err)
+	}
+}

@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,7 +73,7 @@ type SourceConfig struct {
 func (s *SourceConfig) MQTTConfig() mqtt.Config {
 	return mqtt.Config{
 		Name:               s.Name,
-		Broker:             s.PahoBroker(),
+		Broker:             s.Broker,
 		Username:           s.Username,
 		Password:           s.Password,
 		InsecureSkipVerify: s.RejectUnauthorized != nil && !*s.RejectUnauthorized,
@@ -87,32 +86,6 @@ func (s *SourceConfig) MQTTConfig() mqtt.Config {
 		ConnectTimeout:     time.Duration(s.ConnectTimeoutSec) * time.Second,
 		StallAfter:         s.StallAfter,
 	}
-}
-
-// PahoBroker returns the broker URL in the form paho expects: mqtt:// becomes
-// tcp:// and mqtts:// becomes ssl://; other schemes are unchanged.
-func (s *SourceConfig) PahoBroker() string {
-	scheme, rest, ok := strings.Cut(s.Broker, "://")
-	if !ok {
-		return s.Broker
-	}
-	switch strings.ToLower(scheme) {
-	case "mqtt":
-		return "tcp://" + rest
-	case "mqtts":
-		return "ssl://" + rest
-	}
-	return s.Broker
-}
-
-// TLS reports whether the broker URL uses TLS (mqtts, ssl, tls or wss).
-func (s *SourceConfig) TLS() bool {
-	scheme, _, _ := strings.Cut(s.Broker, "://")
-	switch strings.ToLower(scheme) {
-	case "mqtts", "ssl", "tls", "wss":
-		return true
-	}
-	return false
 }
 
 // normalizeSources converts the legacy mqtt section, applies the local
@@ -150,9 +123,8 @@ func (c *Config) normalizeSources(p *problems, log *slog.Logger) {
 		s := &c.MQTTSources[i]
 		key := fmt.Sprintf("mqttSources[%d]", i)
 		s.Broker = strings.TrimSpace(s.Broker)
-		u := validateBroker(p, key+".broker", s.Broker)
 		s.Name = strings.TrimSpace(s.Name)
-		if s.Name == "" && u != nil {
+		if u, err := mqtt.ParseBroker(s.Broker); s.Name == "" && err == nil {
 			// The broker URL without credentials.
 			s.Name = u.Scheme + "://" + u.Host + u.Path
 		}
@@ -166,22 +138,11 @@ func (c *Config) normalizeSources(p *problems, log *slog.Logger) {
 		if len(s.Topics) == 0 {
 			s.Topics = []string{mqtt.DefaultTopic}
 		}
-		for j, t := range s.Topics {
-			if err := validateTopicFilter(t); err != nil {
-				p.add(fmt.Sprintf("%s.topics[%d]", key, j), err)
-			}
-		}
 		switch {
 		case s.ConnectTimeoutSec < 0:
 			p.addf(key+".connectTimeoutSec", "must be ≥ 0 seconds (0 means the default, %d), got %d", mqtt.DefaultConnectTimeoutSec, s.ConnectTimeoutSec)
 		case s.ConnectTimeoutSec == 0:
 			s.ConnectTimeoutSec = mqtt.DefaultConnectTimeoutSec
-		}
-		if s.QoS < 0 || s.QoS > 2 {
-			p.addf(key+".qos", "must be 0, 1 or 2, got %d", s.QoS)
-		}
-		if s.Password != "" && s.Username == "" {
-			p.addf(key+".password", "set without username")
 		}
 		s.ClientID = strings.TrimSpace(s.ClientID)
 		generated := s.ClientID == ""
@@ -195,52 +156,17 @@ func (c *Config) normalizeSources(p *problems, log *slog.Logger) {
 		}
 		s.StallAfter = defaultDuration(p, key+".stallAfter", s.StallAfter, mqtt.DefaultStallAfter)
 		s.KeepAlive = defaultDuration(p, key+".keepAlive", s.KeepAlive, mqtt.DefaultKeepAlive)
-		if s.KeepAlive > 0 && s.KeepAlive < time.Second {
-			p.addf(key+".keepAlive", "must be at least 1s, got %v", s.KeepAlive)
+		// Everything else about a source is mqtt's to check.
+		mc := s.MQTTConfig()
+		if mc.Name == "" {
+			mc.Name = key // unnamed only when the broker is bad, which mqtt reports
 		}
-		if s.CAFile != "" {
-			if _, err := os.Stat(s.CAFile); err != nil {
-				p.add(key+".caFile", err)
-			}
-			if u != nil && !s.TLS() {
-				p.addf(key+".caFile", "set for a broker without TLS (%s://); use mqtts, ssl, tls or wss", u.Scheme)
-			}
+		if s.QoS < 0 || s.QoS > 2 {
+			p.addf(key+".qos", "must be 0, 1 or 2, got %d", s.QoS)
+			mc.QoS = 0 // mqtt's field is a byte
 		}
+		p.addFields(key, mc.Validate())
 	}
-}
-
-// validateBroker checks a broker URL with mqtt.ParseBroker (the one broker
-// check, whose errors never contain the password) and returns it parsed,
-// or nil.
-func validateBroker(p *problems, key, broker string) *url.URL {
-	if broker == "" {
-		p.addf(key, "required")
-		return nil
-	}
-	u, err := mqtt.ParseBroker(broker)
-	if err != nil {
-		p.add(key, err)
-		return nil
-	}
-	return u
-}
-
-// validateTopicFilter checks an MQTT subscription filter: '#' only as the
-// whole last level, '+' only as a whole level.
-func validateTopicFilter(t string) error {
-	if t == "" {
-		return fmt.Errorf("empty topic")
-	}
-	levels := strings.Split(t, "/")
-	for i, l := range levels {
-		if strings.Contains(l, "#") && (l != "#" || i != len(levels)-1) {
-			return fmt.Errorf("invalid topic %q: '#' must be the whole last level", t)
-		}
-		if strings.Contains(l, "+") && l != "+" {
-			return fmt.Errorf("invalid topic %q: '+' must be a whole level", t)
-		}
-	}
-	return nil
 }
 
 // defaultDuration replaces 0 with def and rejects negative durations.
