@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -23,6 +24,7 @@ import (
 	"github.com/corescope/etl/etl/spool"
 	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/etl/topology"
+	"github.com/corescope/etl/jobs"
 )
 
 // importSource is the source name of imported messages that do not carry
@@ -202,9 +204,9 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	pr := newProgressPrinter(stderr)
-	client := newJobsClient(cfg.HTTP)
-	final, err := client.importStream(ctx, req, pr.update)
-	if errors.Is(err, errNoDaemon) {
+	client := jobs.NewClient(cfg.HTTP.Listen, cfg.HTTP.Username, cfg.HTTP.Password, cfg.HTTP.BearerToken)
+	final, err := importStream(ctx, client, req, pr.update)
+	if errors.Is(err, jobs.ErrNoDaemon) {
 		fmt.Fprintf(stderr, "%v; importing in this process into %s\n", err, cfg.DBPath)
 		final, err = importLocally(ctx, cfg, req, pr.update, stderr)
 	}
@@ -290,23 +292,11 @@ func startTicker(ctx context.Context, snap func() importProgress, progress func(
 }
 
 // importStream asks the daemon to import; progress lines are passed on as
-// they arrive. It returns errNoDaemon when none answers.
-func (c *jobsClient) importStream(ctx context.Context, req importRequest, progress func(importProgress)) (importProgress, error) {
-	if c.base == "" {
-		return importProgress{}, &noDaemonError{errors.New("http.listen is empty")}
-	}
+// they arrive. It returns jobs.ErrNoDaemon when none answers.
+func importStream(ctx context.Context, c *jobs.Client, req importRequest, progress func(importProgress)) (importProgress, error) {
 	body, _ := json.Marshal(req)
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/import", strings.NewReader(string(body)))
+	resp, err := c.Post(ctx, "/import", bytes.NewReader(body))
 	if err != nil {
-		return importProgress{}, err
-	}
-	hr.Header.Set("Content-Type", "application/json")
-	c.authorize(hr)
-	resp, err := c.hc.Do(hr)
-	if err != nil {
-		if isNoListener(err) {
-			return importProgress{}, &noDaemonError{err}
-		}
 		return importProgress{}, err
 	}
 	defer resp.Body.Close()
