@@ -75,8 +75,8 @@ func (c *Client) URL() string { return c.base }
 
 // Do sends a request without a body and decodes a 2xx JSON answer into
 // out. It returns an error wrapping ErrNoDaemon when nothing listens,
-// ErrConflict for a 409 without an error message (the skipped Run), and
-// the daemon's message otherwise.
+// ErrConflict for a 409 with the skipped Run, and the daemon's message
+// otherwise.
 func (c *Client) Do(ctx context.Context, method, path string, out any) error {
 	resp, err := c.send(ctx, method, path, nil)
 	if err != nil {
@@ -87,9 +87,15 @@ func (c *Client) Do(ctx context.Context, method, path string, out any) error {
 	if err != nil {
 		return err
 	}
+	if resp.StatusCode == http.StatusConflict {
+		// The skipped Run (a run is still going), not a refusal such as
+		// {"error": "job … is disabled"}.
+		var r Run
+		if json.Unmarshal(body, &r) == nil && r.Result == ResultSkipped {
+			return ErrConflict
+		}
+	}
 	switch {
-	case resp.StatusCode == http.StatusConflict && !strings.Contains(string(body), `"error"`):
-		return ErrConflict // the skipped Run: a run is still going
 	case resp.StatusCode == http.StatusUnauthorized:
 		return fmt.Errorf("%s %s: unauthorized: check http.username/http.password or http.bearerToken", method, c.base+path)
 	case resp.StatusCode/100 != 2:

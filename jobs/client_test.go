@@ -61,6 +61,35 @@ func TestClientWildcardListen(t *testing.T) {
 	}
 }
 
+// TestClientConflict: a run of a job that is still running is ErrConflict.
+func TestClientConflict(t *testing.T) {
+	h := newHarness(t, jobs.Options{})
+	started, release := make(chan struct{}), make(chan struct{})
+	h.add(t, jobs.Spec{Name: "block", Enabled: true,
+		Job: jobs.JobFunc(func(ctx context.Context, dryRun bool) (jobs.Result, error) {
+			close(started)
+			<-release
+			return jobs.Result{}, nil
+		})})
+	h.start(t)
+	defer h.stop(t)
+	c := jobs.NewClient(serve(t, h, jobs.ServerOptions{}).Addr(), "", "", "")
+	done := make(chan error, 1)
+	go func() {
+		var r jobs.Run
+		done <- c.Do(context.Background(), http.MethodPost, "/jobs/block/run", &r)
+	}()
+	<-started
+	var r jobs.Run
+	if err := c.Do(context.Background(), http.MethodPost, "/jobs/block/run", &r); !errors.Is(err, jobs.ErrConflict) {
+		t.Errorf("overlapping run: %v, want ErrConflict", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Errorf("the first run: %v", err)
+	}
+}
+
 // TestClientPost: Post sends a JSON body with the credentials and hands
 // back the response as it streams.
 func TestClientPost(t *testing.T) {
