@@ -9,5 +9,11 @@
 // optional jitter for scheduled runs, run history, Prometheus metrics and one
 // log line.
 //
+// Server is the daemon's HTTP endpoint around the Scheduler: metrics,
+// health and readiness probes, the job API (Handler) and whatever the
+// daemon mounts beside it, behind optional basic or bearer auth and guards
+// against cross-site requests. Client is the CLI's side of that endpoint;
+// WriteTable and WriteRun print what it returns.
+//
 // This package is the only importer of github.com/robfig/cron/v3.
 package jobs

@@ -121,14 +121,18 @@ func (s *Scheduler) known(name string) bool {
 	return ok
 }
 
+// writeJSON answers code with v as indented JSON, never cached: job states
+// and health verdicts are only true when they are read.
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v) // the client has gone if this fails
 }
 
+// writeError answers code with {"error": msg}.
 func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]string{"error": msg})
 }

@@ -165,7 +165,7 @@ type daemon struct {
 	sources  []*mqtt.Source
 	stall    map[string]time.Duration
 	sched    *jobs.Scheduler
-	http     *httpServer
+	http     *jobs.Server
 	stats    *statsfile.Writer
 	started  time.Time
 	dbHealth dbHealth
@@ -291,14 +291,14 @@ func (d *daemon) newServers() error {
 	cfg, db, log := d.cfg, d.db, d.log
 	var err error
 	if cfg.HTTP.Listen != "" {
-		d.http, err = newHTTPServer(httpOptions{
+		d.http, err = jobs.NewServer(jobs.ServerOptions{
 			Listen:      cfg.HTTP.Listen,
 			Username:    cfg.HTTP.Username,
 			Password:    cfg.HTTP.Password,
 			BearerToken: cfg.HTTP.BearerToken,
 			PProf:       cfg.HTTP.Pprof,
 			Import:      capture.ImportHandler(d.pipe.Enqueue, db.MergeFile, log.With("component", "import")),
-		}, d.reg, d.sched.Handler(), d.alive, d.readiness, log.With("component", "http"))
+		}, d.reg, d.sched, d.alive, d.readiness, log.With("component", "http"))
 		if err != nil {
 			return err
 		}
@@ -439,7 +439,7 @@ func (d *daemon) alive() error {
 // grace: the daemon is not ready until the database has proven writable
 // and a source has connected; a connected source gets stallAfter for its
 // first message.
-func (d *daemon) readiness() readiness {
+func (d *daemon) readiness() jobs.Readiness {
 	var reasons []string
 	if at, err := d.dbHealth.get(); err != nil {
 		reasons = append(reasons, "database not writable: "+err.Error())
@@ -493,7 +493,7 @@ func (d *daemon) readiness() readiness {
 	if (len(d.sources) > 0 || d.broker != nil) && flowing == 0 {
 		reasons = append(reasons, srcReasons...)
 	}
-	r := readiness{Ready: len(reasons) == 0, Reasons: reasons}
+	r := jobs.Readiness{Ready: len(reasons) == 0, Reasons: reasons}
 	if d.capture != nil {
 		if err := d.capture.Err(); err != nil {
 			// Listed, but ingest goes on: capture is not what readiness is about.

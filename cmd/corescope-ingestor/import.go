@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"github.com/corescope/etl/etl/capture"
 	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/etl/topology"
+	"github.com/corescope/etl/jobs"
 )
 
 // cmdImport implements
@@ -57,9 +59,9 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	pr := capture.NewProgressPrinter(stderr)
-	client := newJobsClient(cfg.HTTP)
-	final, err := client.importStream(ctx, req, pr.Update)
-	if errors.Is(err, errNoDaemon) {
+	client := jobs.NewClient(cfg.HTTP.Listen, cfg.HTTP.Username, cfg.HTTP.Password, cfg.HTTP.BearerToken)
+	final, err := importStream(ctx, client, req, pr.Update)
+	if errors.Is(err, jobs.ErrNoDaemon) {
 		fmt.Fprintf(stderr, "%v; importing in this process into %s\n", err, cfg.DBPath)
 		final, err = importLocally(ctx, cfg, req, pr.Update, log)
 	}
@@ -118,23 +120,11 @@ func importLocally(ctx context.Context, cfg *config.Config, req capture.ImportRe
 }
 
 // importStream asks the daemon to import; progress lines are passed on as
-// they arrive. It returns errNoDaemon when none answers.
-func (c *jobsClient) importStream(ctx context.Context, req capture.ImportRequest, progress func(capture.Progress)) (capture.Progress, error) {
-	if c.base == "" {
-		return capture.Progress{}, &noDaemonError{errors.New("http.listen is empty")}
-	}
+// they arrive. It returns jobs.ErrNoDaemon when none answers.
+func importStream(ctx context.Context, c *jobs.Client, req capture.ImportRequest, progress func(capture.Progress)) (capture.Progress, error) {
 	body, _ := json.Marshal(req)
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/import", strings.NewReader(string(body)))
+	resp, err := c.Post(ctx, "/import", bytes.NewReader(body))
 	if err != nil {
-		return capture.Progress{}, err
-	}
-	hr.Header.Set("Content-Type", "application/json")
-	c.authorize(hr)
-	resp, err := c.hc.Do(hr)
-	if err != nil {
-		if isNoListener(err) {
-			return capture.Progress{}, &noDaemonError{err}
-		}
 		return capture.Progress{}, err
 	}
 	defer resp.Body.Close()

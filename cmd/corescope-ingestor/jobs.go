@@ -2,21 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"slices"
 	"strings"
-	"syscall"
-	"text/tabwriter"
-	"time"
 
 	"github.com/corescope/etl/cmd/corescope-ingestor/config"
 	"github.com/corescope/etl/etl/meshcore"
@@ -243,7 +238,7 @@ func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if name != "" && !slices.Contains(names, name) {
 		return usageError{fmt.Errorf("jobs run: unknown job %q (jobs: %s)", name, strings.Join(names, ", "))}
 	}
-	client := newJobsClient(cfg.HTTP)
+	client := jobs.NewClient(cfg.HTTP.Listen, cfg.HTTP.Username, cfg.HTTP.Password, cfg.HTTP.BearerToken)
 	if name == "" {
 		return listJobs(ctx, client, cfg, stdout, stderr)
 	}
@@ -270,10 +265,10 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func listJobs(ctx context.Context, c *jobsClient, cfg *config.Config, stdout, stderr io.Writer) error {
+func listJobs(ctx context.Context, c *jobs.Client, cfg *config.Config, stdout, stderr io.Writer) error {
 	var list []jobs.JobStatus
-	err := c.do(ctx, http.MethodGet, "/jobs", &list)
-	if errors.Is(err, errNoDaemon) {
+	err := c.Do(ctx, http.MethodGet, "/jobs", &list)
+	if errors.Is(err, jobs.ErrNoDaemon) {
 		fmt.Fprintf(stderr, "%v; showing the configured jobs\n", err)
 		s := jobs.NewScheduler(jobs.Options{})
 		for _, spec := range jobSpecs(cfg, nil, nil) {
@@ -285,60 +280,30 @@ func listJobs(ctx context.Context, c *jobsClient, cfg *config.Config, stdout, st
 	} else if err != nil {
 		return fmt.Errorf("jobs: %w", err)
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSCHEDULE\tENABLED\tRUNNING\tNEXT RUN\tLAST RUN\tRESULT\tROWS\tDURATION")
-	for _, j := range list {
-		sched := j.Schedule
-		if sched == "" {
-			sched = "-"
-			for _, o := range list {
-				if slices.Contains(o.Then, j.Name) {
-					sched = "chained" // runs after a job that changed rows
-					break
-				}
-			}
-		}
-		next, last, result, rows, dur := "-", "-", "-", "-", "-"
-		if !j.Next.IsZero() {
-			next = j.Next.Format(time.RFC3339)
-		}
-		if r := j.LastRun; r != nil {
-			last, result, rows, dur = r.Started.Format(time.RFC3339), r.Result, fmt.Sprint(r.Rows), r.Duration().Round(time.Millisecond).String()
-			if r.DryRun {
-				result += " (dry run)"
-			}
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.Name, sched, yesNo(j.Enabled), yesNo(j.Running), next, last, result, rows, dur)
-	}
-	return tw.Flush()
+	return jobs.WriteTable(stdout, list)
 }
 
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
-}
-
-func runJob(ctx context.Context, c *jobsClient, cfg *config.Config, name string, dryRun bool, stdout, stderr io.Writer) error {
+func runJob(ctx context.Context, c *jobs.Client, cfg *config.Config, name string, dryRun bool, stdout, stderr io.Writer) error {
 	var run jobs.Run
 	p := "/jobs/" + url.PathEscape(name) + "/run"
 	if dryRun {
 		p += "?dryRun=1"
 	}
-	err := c.do(ctx, http.MethodPost, p, &run)
+	err := c.Do(ctx, http.MethodPost, p, &run)
 	switch {
-	case errors.Is(err, errNoDaemon):
+	case errors.Is(err, jobs.ErrNoDaemon):
 		run, err = runLocally(ctx, cfg, name, dryRun, c, errors.Unwrap(err), stderr)
 		if err != nil && run.Result == "" {
 			return err
 		}
-	case errors.Is(err, errConflict):
+	case errors.Is(err, jobs.ErrConflict):
 		return fmt.Errorf("jobs run %s: already running in the daemon", name)
 	case err != nil:
 		return fmt.Errorf("jobs run %s: %w", name, err)
 	}
-	printRun(stdout, run)
+	if err := jobs.WriteRun(stdout, run); err != nil {
+		return err
+	}
 	if run.Result != jobs.ResultSuccess {
 		return fmt.Errorf("jobs run %s: %s: %s", name, run.Result, run.Err)
 	}
@@ -349,7 +314,7 @@ func runJob(ctx context.Context, c *jobsClient, cfg *config.Config, name string,
 // takes the writer lock (sqlite.Open), migrates, and runs the job through a
 // scheduler built like the daemon's, so that the run is guarded, recorded
 // in job_runs and chained the same way.
-func runLocally(ctx context.Context, cfg *config.Config, name string, dryRun bool, c *jobsClient, dialErr error, stderr io.Writer) (jobs.Run, error) {
+func runLocally(ctx context.Context, cfg *config.Config, name string, dryRun bool, c *jobs.Client, dialErr error, stderr io.Writer) (jobs.Run, error) {
 	for _, sp := range jobSpecs(cfg, nil, nil) {
 		if sp.Name == name && !sp.Enabled { // as the daemon's POST refuses it
 			return jobs.Run{}, fmt.Errorf("jobs run %s: the job is disabled (jobs.%s.enabled: false); enable it in the config to run it", name, name)
@@ -363,8 +328,8 @@ func runLocally(ctx context.Context, cfg *config.Config, name string, dryRun boo
 		var le *sqlite.LockedError
 		if errors.As(err, &le) {
 			where := "its HTTP endpoint is disabled (http.listen is empty)"
-			if c.base != "" {
-				where = fmt.Sprintf("its HTTP endpoint %s does not answer (%v)", c.base, dialErr)
+			if c.URL() != "" {
+				where = fmt.Sprintf("its HTTP endpoint %s does not answer (%v)", c.URL(), dialErr)
 			}
 			return jobs.Run{}, fmt.Errorf("jobs run %s: the daemon (pid %d) holds %s but %s", name, le.PID, cfg.DBPath, where)
 		}
@@ -381,124 +346,4 @@ func runLocally(ctx context.Context, cfg *config.Config, name string, dryRun boo
 		return jobs.Run{}, err
 	}
 	return s.RunNow(ctx, name, dryRun)
-}
-
-func printRun(w io.Writer, r jobs.Run) {
-	dry := ""
-	if r.DryRun {
-		dry = " (dry run)"
-	}
-	fmt.Fprintf(w, "%s: %s%s, %d rows in %s\n", r.Job, r.Result, dry, r.Rows, r.Duration().Round(time.Millisecond))
-	if r.Detail != "" {
-		fmt.Fprintf(w, "  %s\n", r.Detail)
-	}
-	if r.Err != "" {
-		fmt.Fprintf(w, "  error: %s\n", r.Err)
-	}
-}
-
-// Outcomes of a jobsClient request that callers branch on.
-var (
-	errNoDaemon = errors.New("no daemon answers")
-	errConflict = errors.New("conflict")
-)
-
-// noDaemonError says why no daemon answered; errors.Is(err, errNoDaemon).
-type noDaemonError struct{ cause error }
-
-func (e *noDaemonError) Error() string        { return errNoDaemon.Error() + ": " + e.cause.Error() }
-func (e *noDaemonError) Is(target error) bool { return target == errNoDaemon }
-func (e *noDaemonError) Unwrap() error        { return e.cause }
-
-// jobsClient calls the daemon's job API.
-type jobsClient struct {
-	base string // http://host:port, "" when http.listen is empty
-	cfg  config.HTTPConfig
-	hc   *http.Client
-}
-
-// newJobsClient targets the address the daemon listens on; a wildcard host
-// (":9108", "0.0.0.0:9108") is reached on loopback.
-func newJobsClient(cfg config.HTTPConfig) *jobsClient {
-	c := &jobsClient{cfg: cfg, hc: &http.Client{
-		Transport: &http.Transport{
-			Proxy:       nil, // the daemon is local; never go through a proxy
-			DialContext: (&net.Dialer{Timeout: 3 * time.Second}).DialContext,
-		},
-	}}
-	if cfg.Listen == "" {
-		return c
-	}
-	host, port, err := net.SplitHostPort(cfg.Listen)
-	if err != nil {
-		return c
-	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "127.0.0.1"
-		if ip != nil && ip.To4() == nil {
-			host = "::1"
-		}
-	}
-	c.base = "http://" + net.JoinHostPort(host, port)
-	return c
-}
-
-// authorize adds the daemon's configured credentials to req.
-func (c *jobsClient) authorize(req *http.Request) {
-	switch {
-	case c.cfg.BearerToken != "":
-		req.Header.Set("Authorization", "Bearer "+c.cfg.BearerToken)
-	case c.cfg.Username != "":
-		req.SetBasicAuth(c.cfg.Username, c.cfg.Password)
-	}
-}
-
-// do sends a request and decodes a 2xx JSON answer into out. It returns
-// an error wrapping errNoDaemon when nothing listens (or http.listen is
-// empty), errConflict for 409, and the daemon's message otherwise.
-func (c *jobsClient) do(ctx context.Context, method, path string, out any) error {
-	if c.base == "" {
-		return &noDaemonError{errors.New("http.listen is empty")}
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, nil)
-	if err != nil {
-		return err
-	}
-	c.authorize(req)
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		if isNoListener(err) {
-			return &noDaemonError{err}
-		}
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return err
-	}
-	switch {
-	case resp.StatusCode == http.StatusConflict && !strings.Contains(string(body), `"error"`):
-		return errConflict // the skipped Run: a run is still going
-	case resp.StatusCode == http.StatusUnauthorized:
-		return fmt.Errorf("%s %s: unauthorized: check http.username/http.password or http.bearerToken", method, c.base+path)
-	case resp.StatusCode/100 != 2:
-		var e struct{ Error string }
-		if json.Unmarshal(body, &e) != nil || e.Error == "" {
-			e.Error = strings.TrimSpace(string(body))
-		}
-		return fmt.Errorf("%s %s: %s: %s", method, c.base+path, resp.Status, e.Error)
-	}
-	if err := json.Unmarshal(body, out); err != nil {
-		return fmt.Errorf("%s %s: %w", method, c.base+path, err)
-	}
-	return nil
-}
-
-// isNoListener reports whether err means nothing accepts connections at
-// the address, as opposed to a daemon that answered badly.
-func isNoListener(err error) bool {
-	var op *net.OpError
-	return errors.Is(err, syscall.ECONNREFUSED) ||
-		(errors.As(err, &op) && op.Op == "dial")
 }

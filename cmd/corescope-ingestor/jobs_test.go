@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -180,30 +178,30 @@ func TestStartupMaintenanceFullVacuum(t *testing.T) {
 }
 
 // daemonAPI serves the job API of a scheduler built from env on a real
-// database, like the daemon, behind a bearer token, at env's http.listen.
+// database through the daemon's HTTP server, behind a bearer token, at
+// env's http.listen.
 func daemonAPI(t *testing.T, env jobsEnv, token string) *jobs.Scheduler {
 	t.Helper()
 	db := openJobsDB(t, env.dbPath)
-	s, err := buildScheduler(env.cfg, db, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	reg := prometheus.NewRegistry()
+	s, err := buildScheduler(env.cfg, db, reg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := s.Handler()
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer "+token {
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
+	srv, err := jobs.NewServer(jobs.ServerOptions{Listen: env.cfg.HTTP.Listen, BearerToken: token}, reg, s,
+		func() error { return nil }, func() jobs.Readiness { return jobs.Readiness{Ready: true} }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("http server: %v", err)
 		}
-		h.ServeHTTP(w, r)
-	}))
-	ln, err := net.Listen("tcp", env.cfg.HTTP.Listen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Listener.Close()
-	srv.Listener = ln
-	srv.Start()
-	t.Cleanup(srv.Close)
+	})
 	return s
 }
 

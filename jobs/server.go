@@ -1,9 +1,8 @@
-package main
+package jobs
 
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,56 +19,65 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// httpOptions configure the daemon's HTTP listener.
-type httpOptions struct {
-	Listen      string // host:port; "" disables the listener
-	Username    string // basic auth, with Password; empty = none
+// ServerOptions configure the daemon's HTTP endpoint.
+type ServerOptions struct {
+	Listen      string // host:port to listen on
+	Username    string // basic auth, with Password; "" = no basic auth
 	Password    string
-	BearerToken string       // alternative to basic auth; empty = none
+	BearerToken string       // bearer auth, alternative to basic auth; "" = none
 	PProf       bool         // serve /debug/pprof/ (only on a loopback listener)
-	Import      http.Handler // POST /import; nil = not served
+	Import      http.Handler // served at POST /import; nil = not served
 }
 
 // Timeouts of the HTTP server.
 const (
-	httpReadHeaderTimeout = 10 * time.Second // to read a request's headers
-	httpReadTimeout       = 30 * time.Second // to read a whole request
-	httpWriteTimeout      = 2 * time.Minute  // to write a response (longest pprof profile or trace, exclusive)
-	httpIdleTimeout       = 2 * time.Minute  // keep-alive connection idle
+	serverReadHeaderTimeout = 10 * time.Second // to read a request's headers
+	serverReadTimeout       = 30 * time.Second // to read a whole request
+	serverWriteTimeout      = 2 * time.Minute  // to write a response (longest pprof profile or trace, exclusive)
+	serverIdleTimeout       = 2 * time.Minute  // keep-alive connection idle
+	serverShutdownTimeout   = 5 * time.Second  // for open requests to finish once Run's ctx is done
 )
 
-// httpServer serves /metrics, /healthz, /readyz and the job control API.
-type httpServer struct {
-	opts  httpOptions
+// Server is the daemon's HTTP endpoint: GET /metrics, GET /healthz,
+// GET /readyz, the job API (Scheduler.Handler), POST /import and, on a
+// loopback listener, /debug/pprof/.
+type Server struct {
+	opts  ServerOptions
 	srv   *http.Server
 	ln    net.Listener
 	log   *slog.Logger
-	ready func() readiness
+	ready func() Readiness
 	alive func() error
 }
 
-// readiness is the /readyz verdict.
-type readiness struct {
+// Readiness is the /readyz verdict, served with 200 when Ready and 503
+// otherwise.
+type Readiness struct {
 	Ready   bool     `json:"ready"`
 	Reasons []string `json:"reasons,omitempty"`
-	Grace   bool     `json:"grace,omitempty"` // still in the startup grace period
 }
 
-// newHTTPServer binds the listener now, so that a busy port fails startup
-// with a clear error before anything else starts.
-func newHTTPServer(opts httpOptions, gatherer prometheus.Gatherer, jobs http.Handler, alive func() error, ready func() readiness, log *slog.Logger) (*httpServer, error) {
+// NewServer binds opts.Listen now, so that a busy port fails startup with
+// a clear error before anything else starts. It serves gatherer's metrics,
+// sched's job API (none when sched is nil), alive's verdict at /healthz
+// (503 with the error) and ready's at /readyz. A nil log discards.
+func NewServer(opts ServerOptions, gatherer prometheus.Gatherer, sched *Scheduler, alive func() error, ready func() Readiness, log *slog.Logger) (*Server, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	ln, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("http listen: %w", err)
 	}
-	s := &httpServer{opts: opts, ln: ln, log: log, ready: ready, alive: alive}
+	s := &Server{opts: opts, ln: ln, log: log, ready: ready, alive: alive}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	if jobs != nil {
-		mux.Handle("/jobs", jobs)
-		mux.Handle("/jobs/", jobs)
+	if sched != nil {
+		h := sched.Handler()
+		mux.Handle("/jobs", h)
+		mux.Handle("/jobs/", h)
 	}
 	if opts.Import != nil {
 		mux.Handle("POST /import", opts.Import)
@@ -96,23 +104,24 @@ func newHTTPServer(opts httpOptions, gatherer prometheus.Gatherer, jobs http.Han
 	s.srv = &http.Server{
 		Handler: h,
 		// Requests carry no body worth waiting for. A job run lifts the
-		// write deadline for itself (jobs.Scheduler.Handler) and waits
-		// as long as the job's timeout; pprof refuses a profile or trace
-		// of WriteTimeout or longer.
-		ReadHeaderTimeout: httpReadHeaderTimeout,
-		ReadTimeout:       httpReadTimeout,
-		WriteTimeout:      httpWriteTimeout,
-		IdleTimeout:       httpIdleTimeout,
+		// write deadline for itself (Scheduler.Handler) and waits as long
+		// as the job's timeout; pprof refuses a profile or trace of
+		// WriteTimeout or longer.
+		ReadHeaderTimeout: serverReadHeaderTimeout,
+		ReadTimeout:       serverReadTimeout,
+		WriteTimeout:      serverWriteTimeout,
+		IdleTimeout:       serverIdleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return s, nil
 }
 
 // Addr returns the bound address.
-func (s *httpServer) Addr() string { return s.ln.Addr().String() }
+func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// Run serves until ctx is done, then shuts down within 5 s.
-func (s *httpServer) Run(ctx context.Context) error {
+// Run serves until ctx is done, then shuts down, waiting at most
+// serverShutdownTimeout for open requests.
+func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(s.ln) }()
 	s.log.Info("http listening", "addr", s.Addr())
@@ -121,7 +130,7 @@ func (s *httpServer) Run(ctx context.Context) error {
 		return fmt.Errorf("http: %w", err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), serverShutdownTimeout)
 	defer cancel()
 	if err := s.srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("http shutdown: %w", err)
@@ -131,7 +140,7 @@ func (s *httpServer) Run(ctx context.Context) error {
 
 // auth enforces basic or bearer auth when configured. Health endpoints stay
 // open so that a supervisor can probe them without credentials.
-func (s *httpServer) auth(next http.Handler) http.Handler {
+func (s *Server) auth(next http.Handler) http.Handler {
 	if s.opts.Username == "" && s.opts.BearerToken == "" {
 		return next
 	}
@@ -228,7 +237,7 @@ func jsonPostOnly(next http.Handler) http.Handler {
 	})
 }
 
-func (s *httpServer) healthz(w http.ResponseWriter, r *http.Request) {
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	if err := s.alive(); err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"alive": false, "reason": err.Error()})
 		return
@@ -236,7 +245,7 @@ func (s *httpServer) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"alive": true})
 }
 
-func (s *httpServer) readyz(w http.ResponseWriter, r *http.Request) {
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	v := s.ready()
 	code := http.StatusOK
 	if !v.Ready {
@@ -245,13 +254,7 @@ func (s *httpServer) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, code, v)
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(v)
-}
-
+// isLoopback reports whether a is a TCP address on a loopback interface.
 func isLoopback(a net.Addr) bool {
 	ta, ok := a.(*net.TCPAddr)
 	return ok && ta.IP.IsLoopback()
