@@ -297,7 +297,7 @@ func (d *daemon) newServers() error {
 			Password:    cfg.HTTP.Password,
 			BearerToken: cfg.HTTP.BearerToken,
 			PProf:       cfg.HTTP.Pprof,
-			Import:      importHandler(d.pipe.Enqueue, db, log.With("component", "import")),
+			Import:      capture.ImportHandler(d.pipe.Enqueue, db.MergeFile, log.With("component", "import")),
 		}, d.reg, d.sched.Handler(), d.alive, d.readiness, log.With("component", "http"))
 		if err != nil {
 			return err

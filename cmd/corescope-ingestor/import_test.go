@@ -55,7 +55,10 @@ func captureFile(t *testing.T, dir string, n int, gz bool) string {
 
 func runCmd(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
-	var out, errb bytes.Buffer
+	// stderr takes the progress lines (written by the importer's progress
+	// goroutine) and the warnings: it must be safe for concurrent writes.
+	var out bytes.Buffer
+	var errb logBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	err := run(ctx, args, strings.NewReader(""), &out, &errb)

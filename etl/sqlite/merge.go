@@ -5,26 +5,78 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/corescope/etl/etl"
 )
 
-// Foreign is another CoreScope database (either era), opened read-only to
-// be merged into this one.
-type Foreign struct {
+// mergeChunk is the observations per Apply (one transaction) and the rows
+// per write chunk of the other tables during a merge.
+const mergeChunk = 2000
+
+// MergeFile merges the CoreScope database at path (either era, opened
+// read-only) into db: its observations, with their transmissions, through
+// Apply, so that they are deduplicated exactly as live traffic, then its
+// observers, nodes and metrics (mergeRows), in chunks that yield to
+// ingest. progress is called after each chunk of observations with those
+// merged so far and their total. Merging the same file again adds nothing;
+// merging db's own file returns ErrForeignIsSelf.
+func (db *DB) MergeFile(ctx context.Context, path string, progress func(merged, total int64)) error {
+	if a, err := os.Stat(path); err == nil {
+		if b, err := os.Stat(db.path); err == nil && os.SameFile(a, b) {
+			return ErrForeignIsSelf
+		}
+	}
+	f, err := openForeign(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	total, err := f.observations(ctx)
+	if err != nil {
+		return err
+	}
+	var merged, after int64
+	for {
+		recs, last, err := f.packetRecords(ctx, after, mergeChunk)
+		if err != nil {
+			return err
+		}
+		if len(recs) == 0 {
+			break
+		}
+		if _, err := db.Apply(ctx, recs); err != nil {
+			return fmt.Errorf("merge observations after id %d: %w", after, err)
+		}
+		after = last
+		merged += int64(len(recs))
+		progress(merged, total)
+	}
+	c, err := db.mergeRows(ctx, f, mergeChunk)
+	if err != nil {
+		return err
+	}
+	db.log.Info("merged database", "path", path, "observations", merged, "observers", c.observers,
+		"nodes", c.nodes, "inactive_nodes", c.inactiveNodes, "metrics", c.metrics)
+	return nil
+}
+
+// foreignDB is another CoreScope database (either era), opened read-only
+// to be merged into this one.
+type foreignDB struct {
 	db   *sql.DB
 	cols map[string]map[string]bool // table → columns present
 }
 
-// OpenForeign opens the CoreScope database at path read-only.
-func OpenForeign(ctx context.Context, path string) (*Foreign, error) {
+// openForeign opens the CoreScope database at path read-only.
+func openForeign(ctx context.Context, path string) (*foreignDB, error) {
 	db, err := sql.Open("sqlite", fileURI(path)+"?mode=ro&_pragma=busy_timeout(5000)")
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	f := &Foreign{db: db, cols: map[string]map[string]bool{}}
+	f := &foreignDB{db: db, cols: map[string]map[string]bool{}}
 	for _, t := range []string{"transmissions", "observations", "observers", "nodes", "inactive_nodes", "observer_metrics"} {
 		rows, err := db.QueryContext(ctx, "SELECT name FROM pragma_table_info(?)", t)
 		if err != nil {
@@ -47,29 +99,29 @@ func OpenForeign(ctx context.Context, path string) (*Foreign, error) {
 }
 
 // Close closes the foreign database.
-func (f *Foreign) Close() error { return f.db.Close() }
+func (f *foreignDB) Close() error { return f.db.Close() }
 
 // col returns table.column, or NULL when the foreign file lacks it.
-func (f *Foreign) col(alias, table, column string) string {
+func (f *foreignDB) col(alias, table, column string) string {
 	if f.cols[table][column] {
 		return alias + "." + column
 	}
 	return "NULL"
 }
 
-// Observations returns the number of observations, for progress.
-func (f *Foreign) Observations(ctx context.Context) (int64, error) {
+// observations returns the number of observations, for progress.
+func (f *foreignDB) observations(ctx context.Context) (int64, error) {
 	var n int64
 	err := f.db.QueryRowContext(ctx, "SELECT count(*) FROM observations").Scan(&n)
 	return n, err
 }
 
-// PacketRecords returns up to limit observations with id > afterID, in id
+// packetRecords returns up to limit observations with id > afterID, in id
 // order, as the packet records ingest would have produced: the
 // transmission's stored columns, the observation's, its observer's id and
 // the observation time. lastID is the last observation id read (afterID
 // when none).
-func (f *Foreign) PacketRecords(ctx context.Context, afterID int64, limit int) (recs []etl.Record, lastID int64, err error) {
+func (f *foreignDB) packetRecords(ctx context.Context, afterID int64, limit int) (recs []etl.Record, lastID int64, err error) {
 	q := `SELECT o.id, o.timestamp, COALESCE(obs.id, ''), COALESCE(o.direction, ''), o.snr, o.rssi, o.score,
     COALESCE(o.path_json, '[]'), COALESCE(` + f.col("o", "observations", "raw_hex") + `, ''),
     t.hash, COALESCE(t.raw_hex, ''), COALESCE(t.route_type, 0), COALESCE(t.payload_type, 0), COALESCE(t.payload_version, 0),
@@ -107,12 +159,12 @@ WHERE o.id > ? ORDER BY o.id LIMIT ?`
 	return recs, lastID, rows.Err()
 }
 
-// MergeCounts counts what MergeForeignRows changed.
-type MergeCounts struct {
-	Observers, Nodes, InactiveNodes, Metrics int64
+// mergeCounts counts what mergeRows changed.
+type mergeCounts struct {
+	observers, nodes, inactiveNodes, metrics int64
 }
 
-// MergeForeignRows merges f's observers, nodes, inactive nodes and
+// mergeRows merges f's observers, nodes, inactive nodes and
 // observer metrics into db, in chunks that yield to ingest. The row seen
 // most recently wins the descriptive columns (name, role, position,
 // firmware, …); first_seen takes the earliest, last_seen the latest, the
@@ -120,19 +172,19 @@ type MergeCounts struct {
 // packets); a metrics sample already present is kept. A node active in
 // either file ends up in nodes (the staleNodes job moves it back if it is
 // stale).
-func (db *DB) MergeForeignRows(ctx context.Context, f *Foreign, chunk int) (MergeCounts, error) {
-	var c MergeCounts
+func (db *DB) mergeRows(ctx context.Context, f *foreignDB, chunk int) (mergeCounts, error) {
+	var c mergeCounts
 	var err error
-	if c.Observers, err = db.mergeTable(ctx, f, "observers", observerMerge, chunk); err != nil {
+	if c.observers, err = db.mergeTable(ctx, f, "observers", observerMerge, chunk); err != nil {
 		return c, err
 	}
-	if c.Nodes, err = db.mergeTable(ctx, f, "nodes", nodeMerge("nodes"), chunk); err != nil {
+	if c.nodes, err = db.mergeTable(ctx, f, "nodes", nodeMerge("nodes"), chunk); err != nil {
 		return c, err
 	}
-	if c.InactiveNodes, err = db.mergeTable(ctx, f, "inactive_nodes", nodeMerge("inactive_nodes"), chunk); err != nil {
+	if c.inactiveNodes, err = db.mergeTable(ctx, f, "inactive_nodes", nodeMerge("inactive_nodes"), chunk); err != nil {
 		return c, err
 	}
-	if c.Metrics, err = db.mergeTable(ctx, f, "observer_metrics", metricsMerge, chunk); err != nil {
+	if c.metrics, err = db.mergeTable(ctx, f, "observer_metrics", metricsMerge, chunk); err != nil {
 		return c, err
 	}
 	err = db.WriteChunk(ctx, func(ctx context.Context, tx *sql.Tx) error {
@@ -223,7 +275,7 @@ func newerWins(timeCol string, cols ...string) string {
 
 // mergeTable copies table from f in rowid order, chunk rows per write
 // transaction, through spec's upsert; it returns the rows read.
-func (db *DB) mergeTable(ctx context.Context, f *Foreign, table string, spec mergeSpec, chunk int) (int64, error) {
+func (db *DB) mergeTable(ctx context.Context, f *foreignDB, table string, spec mergeSpec, chunk int) (int64, error) {
 	if len(f.cols[table]) == 0 {
 		return 0, nil
 	}
