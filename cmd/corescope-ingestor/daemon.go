@@ -170,7 +170,7 @@ type daemon struct {
 	started  time.Time
 	dbHealth dbHealth
 
-	checkpoints *checkpointMetrics
+	checkpoints *sqlite.CheckpointMetrics
 	srcStats    *sourceStats // the stats file's source panels
 	brokers     map[string]string
 	broker      *broker.Broker  // the embedded broker; nil when off
@@ -204,9 +204,9 @@ func newDaemon(cfg *config.Config, db *sqlite.DB, sp *spool.Spool, sched *jobs.S
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		buildInfo(),
-		newDBCollector(db),
+		db.Collector(),
 	)
-	d.checkpoints = newCheckpointMetrics(d.reg, log.With("component", "db"))
+	d.checkpoints = sqlite.NewCheckpointMetrics(d.reg, log.With("component", "db"))
 
 	var err error
 	if d.tr, err = newTransformer(cfg, d.reg, log, topo); err != nil {
@@ -371,7 +371,7 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 	g.Go(func() error { d.probeDB(auxCtx); return nil })
 	g.Go(func() error { d.summaries(auxCtx); return nil })
-	g.Go(func() error { return d.db.RunCheckpointer(auxCtx, 0, d.checkpoints.observe) })
+	g.Go(func() error { return d.db.RunCheckpointer(auxCtx, 0, d.checkpoints.Observe) })
 
 	// The sequence.
 	g.Go(func() error {
