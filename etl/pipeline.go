@@ -109,6 +109,9 @@ type Pipeline struct {
 	// Every message still queued arrived after both.
 	committing atomic.Int64
 	collecting atomic.Int64
+	// taken maps a source name to the unix nanoseconds the write path
+	// last took one of its messages (*atomic.Int64).
+	taken sync.Map
 }
 
 // Counters are the pipeline's monotonic counters since the process started.
@@ -642,6 +645,7 @@ func (p *Pipeline) add(b *batch, m *Message) {
 // into a counted, logged rejection instead of a crash: the message stores
 // nothing, and records it appended before panicking are discarded.
 func (p *Pipeline) transform(m *Message, out []Record) (res []Record) {
+	p.stampTaken(m.Source)
 	n := len(out)
 	defer func() {
 		if r := recover(); r != nil {
@@ -652,6 +656,24 @@ func (p *Pipeline) transform(m *Message, out []Record) (res []Record) {
 		}
 	}()
 	return p.tr.Transform(m, out)
+}
+
+// stampTaken records that the write path took a message of source now.
+func (p *Pipeline) stampTaken(source string) {
+	v, ok := p.taken.Load(source)
+	if !ok {
+		v, _ = p.taken.LoadOrStore(source, new(atomic.Int64))
+	}
+	v.(*atomic.Int64).Store(time.Now().UnixNano())
+}
+
+// LastTaken returns when the write path last took (transformed) a message
+// of source; zero if none yet.
+func (p *Pipeline) LastTaken(source string) time.Time {
+	if v, ok := p.taken.Load(source); ok {
+		return time.Unix(0, v.(*atomic.Int64).Load())
+	}
+	return time.Time{}
 }
 
 // commit applies b in one transaction, then acknowledges its messages.

@@ -78,12 +78,13 @@ func TestPipelineAcksAfterCommitAndDrains(t *testing.T) {
 		acked++
 		mu.Unlock()
 	}
+	start := time.Now()
 	for i := range 95 {
 		topic := "obs"
 		if i%19 == 0 {
 			topic = "skip" // stores nothing but is still acknowledged
 		}
-		if err := p.Enqueue(ctx, etl.Message{Topic: topic, Received: time.Now(), Ack: ack}); err != nil {
+		if err := p.Enqueue(ctx, etl.Message{Source: "a", Topic: topic, Received: time.Now(), Ack: ack}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -93,6 +94,9 @@ func TestPipelineAcksAfterCommitAndDrains(t *testing.T) {
 	}
 	if got := sink.count(); got != 95-5 {
 		t.Fatalf("stored %d records, want 90", got)
+	}
+	if at := p.LastTaken("a"); at.Before(start) || !p.LastTaken("b").IsZero() {
+		t.Errorf("LastTaken = %v (start %v), of an unknown source %v", at, start, p.LastTaken("b"))
 	}
 	mu.Lock()
 	defer mu.Unlock()

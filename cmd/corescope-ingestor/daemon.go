@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"os"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -170,8 +168,7 @@ type daemon struct {
 	started  time.Time
 	dbHealth dbHealth
 
-	checkpoints *checkpointMetrics
-	srcStats    *sourceStats // the stats file's source panels
+	checkpoints *sqlite.CheckpointMetrics
 	brokers     map[string]string
 	broker      *broker.Broker  // the embedded broker; nil when off
 	capture     *capture.Writer // nil when off
@@ -204,9 +201,9 @@ func newDaemon(cfg *config.Config, db *sqlite.DB, sp *spool.Spool, sched *jobs.S
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		buildInfo(),
-		newDBCollector(db),
+		db.Collector(),
 	)
-	d.checkpoints = newCheckpointMetrics(d.reg, log.With("component", "db"))
+	d.checkpoints = sqlite.NewCheckpointMetrics(d.reg, log.With("component", "db"))
 
 	var err error
 	if d.tr, err = newTransformer(cfg, d.reg, log, topo); err != nil {
@@ -219,7 +216,6 @@ func newDaemon(cfg *config.Config, db *sqlite.DB, sp *spool.Spool, sched *jobs.S
 	if bc := cfg.Broker.BrokerConfig(); bc.Enabled() {
 		d.brokers[cfg.Broker.SourceName()] = "mqtt://" + bc.Listen
 	}
-	d.srcStats = newSourceStats(slices.Collect(maps.Keys(d.brokers)))
 	d.pipe = etl.NewPipeline(etl.PipelineConfig{
 		QueueSize:  cfg.Ingest.QueueSize,
 		QueueBytes: cfg.Ingest.QueueMaxBytes,
@@ -231,7 +227,7 @@ func newDaemon(cfg *config.Config, db *sqlite.DB, sp *spool.Spool, sched *jobs.S
 		Admit:        d.tr.Admit,
 		Logger:       log.With("component", "ingest"),
 		Registerer:   d.reg,
-	}, db, d.srcStats.transformer(d.tr))
+	}, db, d.tr)
 
 	if err := d.newSubscriptions(); err != nil {
 		return nil, err
@@ -247,10 +243,9 @@ func newDaemon(cfg *config.Config, db *sqlite.DB, sp *spool.Spool, sched *jobs.S
 func (d *daemon) newSubscriptions() error {
 	cfg, log := d.cfg, d.log
 	var err error
-	// Every received message passes through enqueue: counted for the stats
-	// file's source panels, teed to capture files when configured, then
-	// queued.
-	enqueue := d.srcStats.enqueue(d.pipe.Enqueue)
+	// Every received message passes through enqueue: teed to capture
+	// files when configured, then queued.
+	enqueue := d.pipe.Enqueue
 	if c := cfg.Ingest.Capture; c.Dir != "" {
 		if d.capture, err = capture.Open(capture.Options{
 			Dir: c.Dir, MaxFileBytes: c.MaxFileBytes, MaxFileAge: c.MaxFileAge, Keep: c.Keep, NoCompress: !c.Compress,
@@ -371,7 +366,7 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 	g.Go(func() error { d.probeDB(auxCtx); return nil })
 	g.Go(func() error { d.summaries(auxCtx); return nil })
-	g.Go(func() error { return d.db.RunCheckpointer(auxCtx, 0, d.checkpoints.observe) })
+	g.Go(func() error { return d.db.RunCheckpointer(auxCtx, 0, d.checkpoints.Observe) })
 
 	// The sequence.
 	g.Go(func() error {
@@ -506,7 +501,11 @@ func (d *daemon) readiness() jobs.Readiness {
 // statsSnapshot feeds the stats file.
 func (d *daemon) statsSnapshot() statsfile.Counters {
 	s := d.pipe.Stats()
-	sts, live, tick := d.srcStats.panels(time.Now(), d.sources, d.brokers)
+	sts, live, tick := d.sourcePanels()
+	perf := make(map[string]statsfile.WriterPerf)
+	for k, v := range d.db.WriterPerf() {
+		perf[k] = statsfile.WriterPerf(v)
+	}
 	return statsfile.Counters{
 		TxInserted:         s.TxInserted.Load(),
 		ObsInserted:        s.ObsInserted.Load() + s.ObsDupes.Load(), // CoreScope counts conflict updates too
@@ -517,7 +516,7 @@ func (d *daemon) statsSnapshot() statsfile.Counters {
 		SigDrops:           d.tr.SigDrops(),
 		WALCommits:         s.Commits.Load(),
 		GroupCommitFlushes: s.Commits.Load(),
-		WriterPerf:         writerPerf(d.db),
+		WriterPerf:         perf,
 		SourceStatuses:     sts,
 		SourceLiveness:     live,
 		WatchdogLastTick:   tick,

@@ -14,7 +14,6 @@ import (
 	"strings"
 
 	"github.com/corescope/etl/cmd/corescope-ingestor/config"
-	"github.com/corescope/etl/etl/meshcore"
 	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/etl/topology"
 	"github.com/corescope/etl/jobs"
@@ -35,7 +34,6 @@ func buildScheduler(cfg *config.Config, db *sqlite.DB, reg prometheus.Registerer
 		ShutdownTimeout: cfg.Ingest.ShutdownTimeout, // the wait for running jobs
 	})
 	for _, spec := range jobSpecs(cfg, db, log, topo...) {
-		spec.Job = componentJob(spec.Name, spec.Job)
 		if err := s.Add(spec); err != nil {
 			return nil, fmt.Errorf("jobs.%s: %w", spec.Name, err)
 		}
@@ -43,79 +41,21 @@ func buildScheduler(cfg *config.Config, db *sqlite.DB, reg prometheus.Registerer
 	return s, nil
 }
 
-// pathFromRaw is the path_json of a raw packet, by the decoder's rule (the
-// header hops, or the route hops of a TRACE).
-func pathFromRaw(raw string) (string, bool) {
-	p, err := meshcore.Decode(raw, meshcore.Options{})
-	if err != nil {
-		return "", false
+// jobSpecs returns the specs of the maintenance jobs; with a nil db they
+// serve for listings only. reprocess decodes with a transform built from
+// cfg, exactly as ingest stores packets now.
+func jobSpecs(cfg *config.Config, db *sqlite.DB, log *slog.Logger, topo ...*topology.Live) []jobs.Spec {
+	d := maintenance.Deps{DB: db, DBPath: cfg.DBPath, ObserverBlacklist: cfg.ObserverBlacklist, Log: log}
+	if len(topo) > 0 {
+		d.Topology = topo[0]
 	}
-	return p.PathJSON, true
-}
-
-// maintenanceSpecs translates the jobs config into job specs. The four
-// retention jobs also run once when the scheduler starts, concurrently with
-// ingest, as CoreScope runs them at startup (spec §3.1); the prunes chain
-// the vacuum when they deleted rows.
-func maintenanceSpecs(c *config.JobsConfig, db *sqlite.DB) []jobs.Spec {
-	spec := func(name string, j config.Job, job jobs.Job, onStart bool, then ...string) jobs.Spec {
-		if !c.Vacuum.Enabled {
-			then = nil
-		}
-		return jobs.Spec{
-			Name:     name,
-			Schedule: j.Schedule,
-			Enabled:  j.Enabled,
-			Timeout:  j.Timeout,
-			Jitter:   j.Jitter,
-			OnStart:  onStart,
-			Job:      job,
-			Then:     then,
+	if db != nil {
+		// Quiet: the daemon's own transform already logged the keys.
+		if tr, err := newTransformer(cfg, nil, slog.New(slog.DiscardHandler), nil); err == nil {
+			d.Redecode = tr.Redecode
 		}
 	}
-	return []jobs.Spec{
-		spec(maintenance.NameStaleNodes, c.StaleNodes.Job,
-			&maintenance.StaleNodes{DB: db, Days: c.StaleNodes.Days, Chunking: c.StaleNodes.Chunking()},
-			true, maintenance.NameVacuum),
-		spec(maintenance.NameStaleObservers, c.StaleObservers.Job,
-			&maintenance.StaleObservers{DB: db, Days: c.StaleObservers.Days, Chunking: c.StaleObservers.Chunking()},
-			true),
-		spec(maintenance.NamePruneMetrics, c.PruneMetrics.Job,
-			&maintenance.PruneMetrics{DB: db, Days: c.PruneMetrics.Days, Chunking: c.PruneMetrics.Chunking()},
-			true, maintenance.NameVacuum),
-		spec(maintenance.NamePrunePackets, c.PrunePackets.Job,
-			&maintenance.PrunePackets{DB: db, Days: c.PrunePackets.Days, Chunking: c.PrunePackets.Chunking()},
-			true, maintenance.NameVacuum),
-		spec(maintenance.NameVacuum, c.Vacuum.Job,
-			&maintenance.Vacuum{DB: db, Pages: c.Vacuum.Pages, Chunking: c.Vacuum.Chunking()},
-			false),
-		spec(maintenance.NameWALCheckpoint, c.WALCheckpoint,
-			&maintenance.WALCheckpoint{DB: db},
-			false),
-		// CoreScope's one-time path_json backfill of legacy observations: not
-		// configurable; it runs at every start until it is recorded as done,
-		// then returns at once.
-		{
-			Name:    maintenance.NameBackfillPathJSON,
-			Enabled: true,
-			OnStart: true,
-			Timeout: config.DefaultPrunePacketsTimeout,
-			Job:     &maintenance.BackfillPathJSON{DB: db, Path: pathFromRaw},
-		},
-		// The backfills that bring a file written by an older CoreScope up
-		// to what today's server reads (head.md §1.2, §2.6, §2.13, §2.14): not
-		// configurable, at every start, cheap once done.
-		startupBackfill(maintenance.NameBackfillLastSeen, &maintenance.BackfillLastSeen{DB: db}),
-		startupBackfill(maintenance.NameBackfillFromPubkey, &maintenance.BackfillFromPubkey{DB: db}),
-		startupBackfill(maintenance.NameNormalizePublicChannel, &maintenance.NormalizePublicChannel{DB: db}),
-		startupBackfill(maintenance.NameLowercaseNodeKeys, &maintenance.LowercaseNodeKeys{DB: db}),
-		startupBackfill(maintenance.NameBackfillDefaultScope, &maintenance.BackfillDefaultScope{DB: db}),
-	}
-}
-
-// startupBackfill is the spec of a startup backfill job.
-func startupBackfill(name string, job jobs.Job) jobs.Spec {
-	return jobs.Spec{Name: name, Enabled: true, OnStart: true, Timeout: config.DefaultPrunePacketsTimeout, Job: job}
+	return cfg.Jobs.Specs(d)
 }
 
 // startupMaintenance runs, before any subscription, the one-time full
@@ -140,10 +80,7 @@ func startupMaintenance(ctx context.Context, cfg *config.Config, db *sqlite.DB, 
 	}
 	// Declared only when it is to run: once the file is converted, a run
 	// changes nothing.
-	if err := sched.Add(jobs.Spec{
-		Name: maintenance.NameFullVacuum, Enabled: true,
-		Job: componentJob(maintenance.NameFullVacuum, &maintenance.FullVacuum{DB: db}),
-	}); err != nil {
+	if err := sched.Add(maintenance.FullVacuumSpec(db)); err != nil {
 		return fmt.Errorf("startup maintenance: %w", err)
 	}
 	log.Info("full vacuum starting: converting the file to auto_vacuum=INCREMENTAL; ingest starts when it is done",

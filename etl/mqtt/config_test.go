@@ -3,6 +3,7 @@ package mqtt
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // Broker URLs that net/url rejects, or accepts without a host, must never
@@ -119,5 +120,20 @@ func TestIsTLS(t *testing.T) {
 		if got := IsTLS(u); got != want {
 			t.Errorf("IsTLS(%s) = %v, want %v", broker, got, want)
 		}
+	}
+}
+
+func TestMessageCounter(t *testing.T) {
+	var c messageCounter
+	t0 := time.Unix(1_000_000, 0)
+	for i := range 10 {
+		c.add(t0.Add(time.Duration(i) * time.Minute)) // 0..9 minutes
+	}
+	total, window := c.counts(t0.Add(9 * time.Minute))
+	if total != 10 || window != 5 { // minutes 5..9 are within the last five minutes
+		t.Errorf("total %d, window %d; want 10, 5", total, window)
+	}
+	if _, window := c.counts(t0.Add(time.Hour)); window != 0 {
+		t.Errorf("window an hour later = %d", window)
 	}
 }

@@ -50,6 +50,46 @@ type SourceState struct {
 	ForcedReconnects uint64    // reconnects forced by the watchdog or a failed subscription
 	ConnectFailures  uint64    // failed connection attempts (first connection and reconnects)
 	LastError        string    // the last connection error; "" if none yet
+	LastDisconnect   time.Time // when the last connection was lost; zero if none yet
+	Messages         uint64    // messages received since NewSource
+	MessagesLast5m   uint64    // messages received in the five minutes before State
+}
+
+// messageWindow is the span of SourceState.MessagesLast5m, in one-second
+// buckets.
+const messageWindow = 300
+
+// messageCounter counts received messages, in total and per second over
+// the last messageWindow seconds.
+type messageCounter struct {
+	mu      sync.Mutex
+	total   uint64
+	buckets [messageWindow]uint64
+	stamps  [messageWindow]int64 // the unix second each bucket counts
+}
+
+func (c *messageCounter) add(at time.Time) {
+	sec := at.Unix()
+	i := sec % messageWindow
+	c.mu.Lock()
+	c.total++
+	if c.stamps[i] != sec {
+		c.stamps[i], c.buckets[i] = sec, 0
+	}
+	c.buckets[i]++
+	c.mu.Unlock()
+}
+
+// counts returns the total and the count of the window ending at now.
+func (c *messageCounter) counts(now time.Time) (total, window uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, sec := range c.stamps {
+		if sec > now.Unix()-messageWindow && sec <= now.Unix() {
+			window += c.buckets[i]
+		}
+	}
+	return c.total, window
 }
 
 // Source is one MQTT broker connection feeding the pipeline. Create it with
@@ -68,6 +108,7 @@ type Source struct {
 	dialer atomic.Pointer[dialer]
 
 	lastMessage atomic.Int64 // unix nanoseconds; 0 = none yet
+	messages    messageCounter
 
 	watchdogAt   atomic.Int64  // unix nanoseconds of the watchdog's last tick; 0 = not started
 	watchdogTick atomic.Int64  // the watchdog's interval, nanoseconds
@@ -113,6 +154,7 @@ func (s *Source) State() SourceState {
 	if ns := s.lastMessage.Load(); ns != 0 {
 		st.LastMessage = time.Unix(0, ns)
 	}
+	st.Messages, st.MessagesLast5m = s.messages.counts(time.Now())
 	return st
 }
 
@@ -331,6 +373,7 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 func (s *Source) onMessage(_ paho.Client, msg paho.Message) {
 	now := time.Now()
 	s.lastMessage.Store(now.UnixNano())
+	s.messages.add(now)
 	s.m.lastMessage.Set(float64(now.UnixNano()) / 1e9)
 	topic := msg.Topic()
 	s.m.received[subtopic(topic)].Inc()
@@ -465,6 +508,7 @@ func (s *Source) onConnectionLost(_ paho.Client, err error) {
 	s.st.Connected = false
 	s.st.Subscribed = false
 	s.st.Disconnects++
+	s.st.LastDisconnect = time.Now()
 	s.st.LastError = err.Error()
 	s.mu.Unlock()
 	s.m.connected.Set(0)

@@ -69,7 +69,7 @@ type Config struct {
 	// LogFormat is text or json (default text). Ours.
 	LogFormat string `koanf:"logFormat"`
 	// Jobs configures the scheduled maintenance jobs. Ours.
-	Jobs JobsConfig `koanf:"jobs"`
+	Jobs maintenance.Config `koanf:"jobs"`
 	// HTTP configures the metrics and control endpoint. Ours.
 	HTTP HTTPConfig `koanf:"http"`
 	// Stats configures CoreScope's per-second stats file.
@@ -120,7 +120,7 @@ func Default() *Config {
 		ValidateSignatures:      true,
 		LogLevel:                DefaultLogLevel,
 		LogFormat:               DefaultLogFormat,
-		Jobs:                    defaultJobs(),
+		Jobs:                    maintenance.DefaultConfig(),
 		HTTP:                    HTTPConfig{Listen: DefaultHTTPListen},
 		Stats:                   defaultStats(),
 		Ingest:                  defaultIngest(),

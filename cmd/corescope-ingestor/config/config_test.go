@@ -135,7 +135,7 @@ hashChannels: "#a,#b"
 		}
 		j := c.Jobs.PrunePackets
 		if !j.Enabled || j.Days != 45 || c.Retention.PacketDays != 45 || j.ChunkRows != 100 ||
-			j.ChunkBudget != maintenance.DefaultChunkBudget || j.Timeout != DefaultPrunePacketsTimeout {
+			j.ChunkBudget != maintenance.DefaultChunkBudget || j.Timeout != maintenance.DefaultLongJobTimeout {
 			t.Errorf("%s: prunePackets = %+v", name, j)
 		}
 		if c.Jobs.StaleObservers.Enabled || c.Jobs.StaleObservers.Days != maintenance.KeepObserversForever {

@@ -47,7 +47,7 @@ type daysRule struct {
 	job       string
 	legacyKey string
 	legacy    *int
-	target    *DaysJob
+	target    *maintenance.DaysConfig
 	def       int
 	hasNever  bool   // some value means "keep forever"
 	never     int    // that value

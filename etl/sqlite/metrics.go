@@ -1,21 +1,23 @@
-package main
+package sqlite
 
 import (
 	"context"
 	"log/slog"
 	"time"
 
-	"github.com/corescope/etl/etl/sqlite"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // dbCollector exports the database file sizes at scrape time.
 type dbCollector struct {
-	db                  *sqlite.DB
+	db                  *DB
 	file, wal, freelist *prometheus.Desc
 }
 
-func newDBCollector(db *sqlite.DB) prometheus.Collector {
+// Collector returns a collector of the file sizes of db, read at scrape
+// time: corescope_db_file_size_bytes, corescope_db_wal_size_bytes and
+// corescope_db_freelist_bytes.
+func (db *DB) Collector() prometheus.Collector {
 	return &dbCollector{
 		db:       db,
 		file:     prometheus.NewDesc("corescope_db_file_size_bytes", "Size of the SQLite database file.", nil, nil),
@@ -45,16 +47,18 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.freelist, prometheus.GaugeValue, float64(s.FreelistPages*s.PageSize))
 }
 
-// checkpointMetrics exports the results of the background WAL checkpoints.
-type checkpointMetrics struct {
+// CheckpointMetrics exports the results of the background WAL checkpoints
+// (RunCheckpointer) and logs when they start and stop failing.
+type CheckpointMetrics struct {
 	log                      *slog.Logger
 	runs                     *prometheus.CounterVec
 	busy, frames, copied, at prometheus.Gauge
 	failing                  bool
 }
 
-func newCheckpointMetrics(reg prometheus.Registerer, log *slog.Logger) *checkpointMetrics {
-	m := &checkpointMetrics{
+// NewCheckpointMetrics registers the checkpoint metrics with reg.
+func NewCheckpointMetrics(reg prometheus.Registerer, log *slog.Logger) *CheckpointMetrics {
+	m := &CheckpointMetrics{
 		log: log,
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "corescope_db_checkpoints_total",
@@ -81,8 +85,9 @@ func newCheckpointMetrics(reg prometheus.Registerer, log *slog.Logger) *checkpoi
 	return m
 }
 
-// observe records one checkpoint result; it is called from one goroutine.
-func (m *checkpointMetrics) observe(r sqlite.CheckpointResult, err error) {
+// Observe records one checkpoint result; pass it to RunCheckpointer. It
+// is called from one goroutine.
+func (m *CheckpointMetrics) Observe(r CheckpointResult, err error) {
 	m.at.SetToCurrentTime()
 	if err != nil {
 		m.runs.WithLabelValues("error").Inc()
