@@ -36,9 +36,6 @@ var dbProbeInterval = 15 * time.Second
 // Daemon tunables that are not worth a config key.
 const (
 	maxWriterBacklog = time.Minute // /readyz turns red when the oldest uncommitted message is older
-	// heartbeatKey is the etl_state row the idle write probe upserts: a
-	// real page write, so that a read-only, full or failing disk fails it.
-	heartbeatKey = "ingestor.heartbeat"
 	// dropRedFor is how long /readyz stays red after a message was dropped
 	// because the spool was full.
 	dropRedFor      = time.Minute
@@ -59,45 +56,49 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 // Startup: config → open the database (taking the single-writer lock) →
 // migrations → the scheduler → full VACUUM if configured, through the
 // scheduler's guard (it needs the file to itself, so it runs before any
-// listener or subscription) → the other actors, run by daemon.run, which
-// documents the shutdown order. The spool and the database are closed last.
-func cmdDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("corescope-ingestor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cf := newConfigFlag(fs)
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected argument %q (see -help)", fs.Arg(0))}
-	}
-	boot := slog.New(slog.NewTextHandler(stderr, nil))
-	cfg, err := cf.load(boot)
+// listener or subscription) → the spool → the other actors, run by
+// daemon.run, which documents the shutdown order. The spool and the
+// database are closed last.
+func cmdDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	cfg, err := daemonConfig(args, stderr)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg, stderr)
-	log.Info("starting", "version", version, "config", cf.path, "db", cfg.DBPath)
 	if limit, from := cfg.MemoryLimit(os.LookupEnv); limit > 0 {
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(limit))
 		log.Info("memory limit set", "bytes", limit, "from", from)
 	} else {
 		log.Info("memory limit from the environment", "from", from)
 	}
+	db, err := openDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	var (
+		sp *spool.Spool
+		d  *daemon
+	)
+	defer func() {
+		if sp != nil {
+			if cerr := sp.Close(); cerr != nil {
+				log.Error("close spool", "err", cerr)
+			}
+		}
+		if cerr := db.Close(); cerr != nil && err == nil {
+			err = cerr // "close database: …"
+		} else if cerr != nil {
+			log.Error("close database", "err", cerr)
+		}
+		if err == nil && d != nil {
+			// Every message received is committed, in the spool for the
+			// next start, rejected and counted
+			// (corescope_ingest_rejects_total), or lost as counted here.
+			sum := d.pipe.Summary()
+			log.Info("stopped", "committed", sum.Committed, "spooled", sum.Spooled, "lost", sum.Lost)
+		}
+	}()
 
-	// sqlite names its operations ("open database: …", "migrate: …").
-	db, err := sqlite.Open(ctx, cfg.DBPath, sqlite.Options{Logger: log.With("component", "db")})
-	if err != nil {
-		return err
-	}
-	applied, err := db.Migrate(sqlite.WithComponent(ctx, sqlite.ComponentOther))
-	if err != nil {
-		db.Close()
-		return err
-	}
-	if len(applied) > 0 {
-		log.Info("migrations applied", "count", len(applied), "names", applied)
-	}
 	reg := prometheus.NewRegistry()
 	// The resolver of resolved_path: the transform reads it, the
 	// neighborEdges job refreshes it (at start, then every minute).
@@ -105,68 +106,74 @@ func cmdDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	jobsLog := log.With("component", "jobs")
 	sched, err := buildScheduler(cfg, db, reg, jobsLog, topo)
 	if err != nil {
-		db.Close()
 		return err
 	}
 	if err := startupMaintenance(ctx, cfg, db, sched, jobsLog); err != nil {
-		db.Close()
 		return err
 	}
 	spoolDir := cfg.Ingest.SpoolDir
 	if spoolDir == "" {
 		spoolDir = cfg.DBPath + ".spool"
 	}
-	sp, err := spool.Open(spoolDir, spool.Options{
-		MaxBytes:   cfg.Ingest.SpoolMaxBytes,
-		Logger:     log.With("component", "spool"),
-		Registerer: reg,
-	})
-	if err != nil {
-		db.Close()
+	if sp, err = spool.Open(spoolDir, spool.Options{MaxBytes: cfg.Ingest.SpoolMaxBytes, Logger: log.With("component", "spool"), Registerer: reg}); err != nil {
 		return err
 	}
-	d, err := newDaemon(cfg, db, sp, sched, topo, reg, log)
-	if err != nil {
-		sp.Close()
-		db.Close()
+	if d, err = newDaemon(cfg, db, sp, sched, topo, reg, log); err != nil {
 		return err
 	}
-	runErr := d.run(ctx)
-	if err := sp.Close(); err != nil {
-		log.Error("close spool", "err", err)
+	return d.run(ctx)
+}
+
+// daemonConfig parses the daemon's flags and loads its config.
+func daemonConfig(args []string, stderr io.Writer) (*config.Config, error) {
+	fs := flag.NewFlagSet("corescope-ingestor", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cf := newConfigFlag(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, usageError{err}
 	}
-	if err := db.Close(); err != nil {
-		if runErr == nil {
-			runErr = err // "close database: …"
-		} else {
-			log.Error("close database", "err", err)
-		}
+	if fs.NArg() > 0 {
+		return nil, usageError{fmt.Errorf("unexpected argument %q (see -help)", fs.Arg(0))}
 	}
-	sum := d.pipe.Summary()
-	if runErr == nil {
-		// Every message received is committed, in the spool for the next
-		// start, rejected and counted (corescope_ingest_rejects_total), or
-		// lost as counted here.
-		log.Info("stopped", "committed", sum.Committed, "spooled", sum.Spooled, "lost", sum.Lost)
+	cfg, err := cf.load(slog.New(slog.NewTextHandler(stderr, nil)))
+	if err != nil {
+		return nil, err
 	}
-	return runErr
+	newLogger(cfg, stderr).Info("starting", "version", version, "config", cf.path, "db", cfg.DBPath)
+	return cfg, nil
+}
+
+// openDatabase opens the database, taking the writer lock, and migrates it.
+// sqlite names its operations ("open database: …", "migrate: …").
+func openDatabase(ctx context.Context, cfg *config.Config, log *slog.Logger) (*sqlite.DB, error) {
+	db, err := sqlite.Open(ctx, cfg.DBPath, sqlite.Options{Logger: log.With("component", "db")})
+	if err != nil {
+		return nil, err
+	}
+	applied, err := db.Migrate(sqlite.WithComponent(ctx, sqlite.ComponentOther))
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if len(applied) > 0 {
+		log.Info("migrations applied", "count", len(applied), "names", applied)
+	}
+	return db, nil
 }
 
 // daemon holds the wired actors.
 type daemon struct {
-	cfg      *config.Config
-	db       *sqlite.DB
-	log      *slog.Logger
-	reg      *prometheus.Registry
-	pipe     *etl.Pipeline
-	tr       *transform.Transformer
-	sources  []*mqtt.Source
-	stall    map[string]time.Duration
-	sched    *jobs.Scheduler
-	http     *jobs.Server
-	stats    *statsfile.Writer
-	started  time.Time
-	dbHealth dbHealth
+	cfg     *config.Config
+	db      *sqlite.DB
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	pipe    *etl.Pipeline
+	tr      *transform.Transformer
+	sources []*mqtt.Source
+	sched   *jobs.Scheduler
+	http    *jobs.Server
+	stats   *statsfile.Writer
+	started time.Time
 
 	checkpoints *sqlite.CheckpointMetrics
 	brokers     map[string]string
@@ -174,29 +181,10 @@ type daemon struct {
 	capture     *capture.Writer // nil when off
 }
 
-// dbHealth is the result of the last write probe.
-type dbHealth struct {
-	mu  sync.Mutex
-	at  time.Time
-	err error
-}
-
-func (h *dbHealth) set(err error) {
-	h.mu.Lock()
-	h.at, h.err = time.Now(), err
-	h.mu.Unlock()
-}
-
-func (h *dbHealth) get() (time.Time, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.at, h.err
-}
-
 // newDaemon builds the actors around db, sp and sched, listeners included;
 // run runs them.
 func newDaemon(cfg *config.Config, db *sqlite.DB, sp *spool.Spool, sched *jobs.Scheduler, topo *topology.Live, reg *prometheus.Registry, log *slog.Logger) (*daemon, error) {
-	d := &daemon{cfg: cfg, db: db, log: log, reg: reg, sched: sched, stall: map[string]time.Duration{}, started: time.Now()}
+	d := &daemon{cfg: cfg, db: db, log: log, reg: reg, sched: sched, started: time.Now()}
 	d.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -275,7 +263,6 @@ func (d *daemon) newSubscriptions() error {
 	mm := mqtt.NewMetrics(d.reg)
 	for _, s := range cfg.MQTTSources {
 		d.sources = append(d.sources, mqtt.NewSource(s.MQTTConfig(), enqueue, log.With("component", "mqtt"), mm))
-		d.stall[s.Name] = s.StallAfter
 	}
 	return nil
 }
@@ -364,7 +351,7 @@ func (d *daemon) run(ctx context.Context) error {
 	if d.stats != nil {
 		g.Go(func() error { return d.stats.Run(auxCtx) })
 	}
-	g.Go(func() error { d.probeDB(auxCtx); return nil })
+	g.Go(func() error { d.db.RunProbe(auxCtx, dbProbeInterval, d.pipe.LastCommit); return nil })
 	g.Go(func() error { d.summaries(auxCtx); return nil })
 	g.Go(func() error { return d.db.RunCheckpointer(auxCtx, 0, d.checkpoints.Observe) })
 
@@ -395,33 +382,6 @@ func subscription(ctx context.Context, run func(context.Context) error) error {
 	return fmt.Errorf("stream ingest: %w", err)
 }
 
-// probeDB checks that the database is writable, at start and whenever no
-// batch has committed recently, by upserting a heartbeat row: a page is
-// written and committed, so a read-only, full or failing disk fails it (an
-// empty write transaction would not).
-func (d *daemon) probeDB(ctx context.Context) {
-	t := time.NewTicker(dbProbeInterval)
-	defer t.Stop()
-	for {
-		if time.Since(d.pipe.LastCommit()) > dbProbeInterval {
-			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err := d.db.SetState(pctx, heartbeatKey, time.Now().UTC().Format(time.RFC3339Nano))
-			cancel()
-			if ctx.Err() != nil {
-				return
-			}
-			d.dbHealth.set(err)
-		} else {
-			d.dbHealth.set(nil)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
 // alive is the liveness check: the writer is not wedged.
 func (d *daemon) alive() error {
 	if d.pipe.QueueLen() > 0 && d.pipe.Backlog() > 10*maxWriterBacklog {
@@ -436,7 +396,7 @@ func (d *daemon) alive() error {
 // first message.
 func (d *daemon) readiness() jobs.Readiness {
 	var reasons []string
-	if at, err := d.dbHealth.get(); err != nil {
+	if at, err := d.db.Probed(); err != nil {
 		reasons = append(reasons, "database not writable: "+err.Error())
 	} else if at.IsZero() {
 		reasons = append(reasons, "database not probed yet")
@@ -456,26 +416,13 @@ func (d *daemon) readiness() jobs.Readiness {
 	var srcReasons []string
 	now := time.Now()
 	for _, s := range d.sources {
-		st := s.State()
-		stall := d.stall[s.Name()]
-		if stall <= 0 {
-			stall = mqtt.DefaultStallAfter
-		}
-		since := st.ConnectedSince
-		if st.LastMessage.After(since) {
-			since = st.LastMessage
-		}
-		// The watchdog starts after the first connection.
-		if st.Connects > 0 && (st.Connects > 1 || now.Sub(st.ConnectedSince) > time.Second) && !s.WatchdogAlive(now) {
+		if s.WatchdogStopped(now) {
 			reasons = append(reasons, fmt.Sprintf("source %s: stall watchdog not running", s.Name()))
 		}
-		switch {
-		case !st.Connected:
-			srcReasons = append(srcReasons, fmt.Sprintf("source %s: not connected", s.Name()))
-		case now.Sub(since) > stall:
-			srcReasons = append(srcReasons, fmt.Sprintf("source %s: no message for %s", s.Name(), now.Sub(since).Round(time.Second)))
-		default:
+		if ok, why := s.Flowing(now); ok {
 			flowing++
+		} else {
+			srcReasons = append(srcReasons, why)
 		}
 	}
 	if d.broker != nil {

@@ -29,7 +29,7 @@ func buildScheduler(cfg *config.Config, db *sqlite.DB, reg prometheus.Registerer
 	s := jobs.NewScheduler(jobs.Options{
 		Logger:          log,
 		Registerer:      reg,
-		History:         jobHistory{db: db, keep: cfg.Jobs.HistoryPerJob},
+		History:         maintenance.History{DB: db, Keep: cfg.Jobs.HistoryPerJob},
 		HistoryPerJob:   cfg.Jobs.HistoryPerJob,
 		ShutdownTimeout: cfg.Ingest.ShutdownTimeout, // the wait for running jobs
 	})
@@ -93,32 +93,6 @@ func startupMaintenance(ctx context.Context, cfg *config.Config, db *sqlite.DB, 
 		log.Warn("continuing with auto_vacuum unchanged", "job", maintenance.NameFullVacuum)
 	}
 	return nil
-}
-
-// jobHistory stores job runs in the job_runs table, keeping keep per job.
-type jobHistory struct {
-	db   *sqlite.DB
-	keep int
-}
-
-func (h jobHistory) RecordRun(ctx context.Context, r jobs.Run) error {
-	return h.db.RecordJobRun(ctx, sqlite.JobRun{
-		Job: r.Job, Started: r.Started, Finished: r.Finished, Result: r.Result,
-		Rows: r.Rows, DryRun: r.DryRun, Err: r.Err,
-	}, h.keep)
-}
-
-func (h jobHistory) LastRuns(ctx context.Context, job string, n int) ([]jobs.Run, error) {
-	rows, err := h.db.LastJobRuns(ctx, job, n)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]jobs.Run, len(rows))
-	for i, r := range rows {
-		out[i] = jobs.Run{Job: r.Job, Started: r.Started, Finished: r.Finished, Result: r.Result,
-			Rows: r.Rows, DryRun: r.DryRun, Err: r.Err}
-	}
-	return out, nil
 }
 
 // cmdJobs implements the jobs subcommand:

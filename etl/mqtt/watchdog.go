@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -71,4 +72,35 @@ func (s *Source) WatchdogLastTick() time.Time {
 		return time.Unix(0, at)
 	}
 	return time.Time{}
+}
+
+// Flowing reports, at now, whether messages are flowing from the source:
+// it is connected and its last message (before the first one, its
+// connection) is no older than StallAfter (DefaultStallAfter when the
+// watchdog is disabled). Otherwise it says why not.
+func (s *Source) Flowing(now time.Time) (bool, string) {
+	st := s.State()
+	stall := s.cfg.StallAfter
+	if stall <= 0 {
+		stall = DefaultStallAfter
+	}
+	since := st.ConnectedSince
+	if st.LastMessage.After(since) {
+		since = st.LastMessage
+	}
+	switch {
+	case !st.Connected:
+		return false, fmt.Sprintf("source %s: not connected", s.cfg.Name)
+	case now.Sub(since) > stall:
+		return false, fmt.Sprintf("source %s: no message for %s", s.cfg.Name, now.Sub(since).Round(time.Second))
+	}
+	return true, ""
+}
+
+// WatchdogStopped reports whether the stall watchdog should be ticking at
+// now and is not: it starts with the first connection, so it is given a
+// second after that.
+func (s *Source) WatchdogStopped(now time.Time) bool {
+	st := s.State()
+	return st.Connects > 0 && (st.Connects > 1 || now.Sub(st.ConnectedSince) > time.Second) && !s.WatchdogAlive(now)
 }

@@ -54,6 +54,8 @@ type DB struct {
 	txs       txCache          // transmissions Apply inserted recently, valid while no one else wrote
 	timeCache timeFormatter
 
+	probe probeResult // the last write probe (RunProbe)
+
 	closeOnce sync.Once
 	closeErr  error
 }
