@@ -170,6 +170,23 @@ func (p *Pipeline) Stats() *Counters { return &p.stats }
 // QueueLen returns the number of messages waiting in the queue.
 func (p *Pipeline) QueueLen() int { return len(p.queue) }
 
+// LogSummary logs msg with the counters of Stats and the queue length, and
+// extra attributes (key, value pairs).
+func (p *Pipeline) LogSummary(msg string, extra ...any) {
+	s := &p.stats
+	p.log.Info(msg, append([]any{
+		"messages", s.Messages.Load(),
+		"tx_inserted", s.TxInserted.Load(),
+		"tx_dupes", s.TxDupes.Load(),
+		"obs_inserted", s.ObsInserted.Load(),
+		"node_upserts", s.NodeUpserts.Load(),
+		"observer_upserts", s.ObserverUpserts.Load(),
+		"dropped", s.Dropped.Load(),
+		"write_errors", s.WriteErrors.Load(),
+		"queue", p.QueueLen(),
+	}, extra...)...)
+}
+
 // QueueCap returns the queue's capacity in messages.
 func (p *Pipeline) QueueCap() int { return cap(p.queue) }
 

@@ -364,7 +364,7 @@ func (d *daemon) run(ctx context.Context) error {
 		return nil
 	})
 	err := g.Wait()
-	d.logSummary("final ingest summary")
+	d.pipe.LogSummary("final ingest summary", "sig_drops", d.tr.SigDrops())
 	return err
 }
 
@@ -470,7 +470,7 @@ func (d *daemon) statsSnapshot() statsfile.Counters {
 	}
 }
 
-// summaries logs a one-line ingest summary periodically.
+// summaries logs a one-line ingest summary every summaryInterval.
 func (d *daemon) summaries(ctx context.Context) {
 	t := time.NewTicker(summaryInterval)
 	defer t.Stop()
@@ -479,25 +479,9 @@ func (d *daemon) summaries(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			d.logSummary("ingest summary")
+			d.pipe.LogSummary("ingest summary", "sig_drops", d.tr.SigDrops())
 		}
 	}
-}
-
-func (d *daemon) logSummary(msg string) {
-	s := d.pipe.Stats()
-	d.log.Info(msg,
-		"messages", s.Messages.Load(),
-		"tx_inserted", s.TxInserted.Load(),
-		"tx_dupes", s.TxDupes.Load(),
-		"obs_inserted", s.ObsInserted.Load(),
-		"node_upserts", s.NodeUpserts.Load(),
-		"observer_upserts", s.ObserverUpserts.Load(),
-		"dropped", s.Dropped.Load(),
-		"write_errors", s.WriteErrors.Load(),
-		"sig_drops", d.tr.SigDrops(),
-		"queue", d.pipe.QueueLen(),
-	)
 }
 
 // buildInfo exports corescope_build_info{version,goversion}, which the

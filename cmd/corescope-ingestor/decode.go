@@ -68,11 +68,11 @@ func cmdDecode(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		if !ok || name == "" {
 			return usageError{errors.New("decode: -key: want name=hex")}
 		}
-		k, err := meshcore.ParseKeyHex(h)
+		k, err := meshcore.ParseChannelKey(name, h)
 		if err != nil {
-			return usageError{fmt.Errorf("decode: -key %s: %w", name, err)} // never echoes the key
+			return usageError{fmt.Errorf("decode: -key: %w", err)} // never echoes the key
 		}
-		keys = append(keys, meshcore.ChannelKey{Name: name, Key: k})
+		keys = append(keys, k)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg, err := cf.load(log)
