@@ -42,11 +42,13 @@ type Client struct {
 	hc                              *http.Client
 }
 
-// NewClient returns a client of the daemon that listens on listen ("" when
-// it serves no HTTP) with these credentials (each "" when unset); a
-// wildcard host (":9108", "0.0.0.0:9108") is reached on loopback.
-func NewClient(listen, username, password, bearerToken string) *Client {
-	c := &Client{username: username, password: password, bearerToken: bearerToken, hc: &http.Client{
+// NewClient returns a client of the daemon whose endpoint opts configure:
+// it calls opts.Listen ("" when the daemon serves no HTTP) with opts'
+// credentials; a wildcard host (":9108", "0.0.0.0:9108") is reached on
+// loopback.
+func NewClient(opts ServerOptions) *Client {
+	listen := opts.Listen
+	c := &Client{username: opts.Username, password: opts.Password, bearerToken: opts.BearerToken, hc: &http.Client{
 		Transport: &http.Transport{
 			Proxy:       nil, // the daemon is local; never go through a proxy
 			DialContext: (&net.Dialer{Timeout: clientDialTimeout}).DialContext,

@@ -19,7 +19,7 @@ import (
 func TestClientNoDaemon(t *testing.T) {
 	ctx := context.Background()
 	var list []jobs.JobStatus
-	err := jobs.NewClient("", "", "", "").Do(ctx, http.MethodGet, "/jobs", &list)
+	err := jobs.NewClient(jobs.ServerOptions{Listen: ""}).Do(ctx, http.MethodGet, "/jobs", &list)
 	if !errors.Is(err, jobs.ErrNoDaemon) || !strings.Contains(err.Error(), "http.listen is empty") {
 		t.Errorf("no address: %v, want ErrNoDaemon saying http.listen is empty", err)
 	}
@@ -29,16 +29,16 @@ func TestClientNoDaemon(t *testing.T) {
 	}
 	closed := ln.Addr().String()
 	ln.Close()
-	err = jobs.NewClient(closed, "", "", "").Do(ctx, http.MethodGet, "/jobs", &list)
+	err = jobs.NewClient(jobs.ServerOptions{Listen: closed}).Do(ctx, http.MethodGet, "/jobs", &list)
 	if !errors.Is(err, jobs.ErrNoDaemon) || errors.Unwrap(err) == nil {
 		t.Errorf("nothing listening: %v, want ErrNoDaemon with its cause", err)
 	}
-	if _, err := jobs.NewClient(closed, "", "", "").Post(ctx, "/import", strings.NewReader("{}")); !errors.Is(err, jobs.ErrNoDaemon) {
+	if _, err := jobs.NewClient(jobs.ServerOptions{Listen: closed}).Post(ctx, "/import", strings.NewReader("{}")); !errors.Is(err, jobs.ErrNoDaemon) {
 		t.Errorf("Post, nothing listening: %v, want ErrNoDaemon", err)
 	}
 
 	addr := serve(t, serverHarness(t), jobs.ServerOptions{BearerToken: "tok3n"}).Addr()
-	err = jobs.NewClient(addr, "", "", "wrong").Do(ctx, http.MethodGet, "/jobs", &list)
+	err = jobs.NewClient(jobs.ServerOptions{Listen: addr, BearerToken: "wrong"}).Do(ctx, http.MethodGet, "/jobs", &list)
 	if err == nil || errors.Is(err, jobs.ErrNoDaemon) || !strings.Contains(err.Error(), "unauthorized") {
 		t.Errorf("wrong token: %v, want unauthorized", err)
 	}
@@ -50,7 +50,7 @@ func TestClientWildcardListen(t *testing.T) {
 	addr := serve(t, serverHarness(t), jobs.ServerOptions{BearerToken: "tok3n"}).Addr()
 	_, port, _ := net.SplitHostPort(addr)
 	for _, listen := range []string{":" + port, "0.0.0.0:" + port} {
-		c := jobs.NewClient(listen, "", "", "tok3n")
+		c := jobs.NewClient(jobs.ServerOptions{Listen: listen, BearerToken: "tok3n"})
 		if c.URL() != "http://127.0.0.1:"+port {
 			t.Errorf("listen %q: URL %q", listen, c.URL())
 		}
@@ -73,7 +73,7 @@ func TestClientConflict(t *testing.T) {
 		})})
 	h.start(t)
 	defer h.stop(t)
-	c := jobs.NewClient(serve(t, h, jobs.ServerOptions{}).Addr(), "", "", "")
+	c := jobs.NewClient(jobs.ServerOptions{Listen: serve(t, h, jobs.ServerOptions{}).Addr()})
 	done := make(chan error, 1)
 	go func() {
 		var r jobs.Run
@@ -99,7 +99,7 @@ func TestClientPost(t *testing.T) {
 		w.Write([]byte(r.Header.Get("Content-Type") + " " + string(body)))
 	})
 	addr := serve(t, h, jobs.ServerOptions{Username: "admin", Password: "pw", Import: imp}).Addr()
-	resp, err := jobs.NewClient(addr, "admin", "pw", "").Post(context.Background(), "/import", strings.NewReader(`{"files":[]}`))
+	resp, err := jobs.NewClient(jobs.ServerOptions{Listen: addr, Username: "admin", Password: "pw"}).Post(context.Background(), "/import", strings.NewReader(`{"files":[]}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,14 +19,46 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// ServerOptions configure the daemon's HTTP endpoint.
+// DefaultListen serves metrics and the job API on loopback only.
+const DefaultListen = "127.0.0.1:9108"
+
+// ServerOptions configure the daemon's HTTP endpoint. The koanf tags are
+// the config file's keys of its http section.
 type ServerOptions struct {
-	Listen      string // host:port to listen on
-	Username    string // basic auth, with Password; "" = no basic auth
-	Password    string
-	BearerToken string       // bearer auth, alternative to basic auth; "" = none
-	PProf       bool         // serve /debug/pprof/ (only on a loopback listener)
-	Import      http.Handler // served at POST /import; nil = not served
+	// Listen is host:port; "" disables the server (default DefaultListen).
+	Listen string `koanf:"listen"`
+	// Username and Password enable basic auth; both or neither are set
+	// (default "").
+	Username string `koanf:"username"`
+	Password string `koanf:"password"`
+	// BearerToken, when set, is accepted as "Authorization: Bearer <token>",
+	// an alternative to basic auth (default "").
+	BearerToken string `koanf:"bearerToken"`
+	// PProf serves /debug/pprof/ on the same listener, only when it is a
+	// loopback address (default false).
+	PProf bool `koanf:"pprof"`
+	// Import is served at POST /import; nil = not served.
+	Import http.Handler `koanf:"-"`
+}
+
+// Validate trims Listen and reports every problem, joined; each error
+// starts with its key (listen, password) and a colon.
+func (o *ServerOptions) Validate() error {
+	var errs []error
+	if (o.Username == "") != (o.Password == "") {
+		errs = append(errs, errors.New("password: set both username and password, or neither"))
+	}
+	o.Listen = strings.TrimSpace(o.Listen)
+	if o.Listen == "" {
+		return errors.Join(errs...)
+	}
+	_, port, err := net.SplitHostPort(o.Listen)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("listen: want host:port, got %q: %v", o.Listen, err))
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		errs = append(errs, fmt.Errorf("listen: invalid port %q", port))
+	}
+	return errors.Join(errs...)
 }
 
 // Timeouts of the HTTP server.
@@ -70,6 +102,9 @@ func NewServer(opts ServerOptions, gatherer prometheus.Gatherer, sched *Schedule
 		return nil, fmt.Errorf("http listen: %w", err)
 	}
 	s := &Server{opts: opts, ln: ln, log: log, ready: ready, alive: alive}
+	if !isLoopback(ln.Addr()) && opts.Username == "" && opts.BearerToken == "" {
+		log.Warn("http endpoint reachable from the network without authentication; set http.bearerToken or http.username/password", "listen", opts.Listen, "pprof", opts.PProf)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
 	mux.HandleFunc("GET /healthz", s.healthz)

@@ -125,7 +125,7 @@ func TestServerRefusesCrossSiteRequests(t *testing.T) {
 
 	// Our client still runs jobs through the guards.
 	var r jobs.Run
-	if err := jobs.NewClient(addr, "", "", "").Do(context.Background(), http.MethodPost, run, &r); err != nil || r.Result != jobs.ResultSuccess {
+	if err := jobs.NewClient(jobs.ServerOptions{Listen: addr}).Do(context.Background(), http.MethodPost, run, &r); err != nil || r.Result != jobs.ResultSuccess {
 		t.Errorf("run through the client: %+v, %v", r, err)
 	}
 }
@@ -145,7 +145,7 @@ func TestServerDisabledJobNotRun(t *testing.T) {
 		t.Errorf("runs of the disabled job: %d %s, want none", code, body)
 	}
 	var r jobs.Run
-	err := jobs.NewClient(addr, "", "", "").Do(context.Background(), http.MethodPost, "/jobs/off/run", &r)
+	err := jobs.NewClient(jobs.ServerOptions{Listen: addr}).Do(context.Background(), http.MethodPost, "/jobs/off/run", &r)
 	if err == nil || errors.Is(err, jobs.ErrConflict) || !strings.Contains(err.Error(), "enabled: false") {
 		t.Errorf("client run of a disabled job: %v, want an error naming enabled: false", err)
 	}
@@ -200,7 +200,7 @@ func TestServerHealthOpenBehindAuth(t *testing.T) {
 		}
 	}
 	var list []jobs.JobStatus
-	if err := jobs.NewClient(addr, "admin", "pw", "").Do(context.Background(), http.MethodGet, "/jobs", &list); err != nil || len(list) != 2 {
+	if err := jobs.NewClient(jobs.ServerOptions{Listen: addr, Username: "admin", Password: "pw"}).Do(context.Background(), http.MethodGet, "/jobs", &list); err != nil || len(list) != 2 {
 		t.Errorf("GET /jobs with basic auth: %v, %v", list, err)
 	}
 }

@@ -201,7 +201,7 @@ func newDaemon(cfg *config.Config, db *sqlite.DB, sp *spool.Spool, sched *jobs.S
 	for _, s := range cfg.MQTTSources {
 		d.brokers[s.Name] = s.Broker
 	}
-	if bc := cfg.Broker.BrokerConfig(); bc.Enabled() {
+	if bc := cfg.Broker.Config; bc.Enabled() {
 		d.brokers[cfg.Broker.SourceName()] = "mqtt://" + bc.Listen
 	}
 	d.pipe = etl.NewPipeline(etl.PipelineConfig{
@@ -249,7 +249,7 @@ func (d *daemon) newSubscriptions() error {
 			return next(ctx, m)
 		}
 	}
-	if bc := cfg.Broker.BrokerConfig(); bc.Enabled() {
+	if bc := cfg.Broker.Config; bc.Enabled() {
 		bc.Name = cfg.Broker.SourceName()
 		if bc.MaxMessageBytes == 0 {
 			bc.MaxMessageBytes = cfg.Ingest.MaxMessageBytes
@@ -273,14 +273,9 @@ func (d *daemon) newServers() error {
 	cfg, db, log := d.cfg, d.db, d.log
 	var err error
 	if cfg.HTTP.Listen != "" {
-		d.http, err = jobs.NewServer(jobs.ServerOptions{
-			Listen:      cfg.HTTP.Listen,
-			Username:    cfg.HTTP.Username,
-			Password:    cfg.HTTP.Password,
-			BearerToken: cfg.HTTP.BearerToken,
-			PProf:       cfg.HTTP.Pprof,
-			Import:      capture.ImportHandler(d.pipe.Enqueue, db.MergeFile, log.With("component", "import")),
-		}, d.reg, d.sched, d.alive, d.readiness, log.With("component", "http"))
+		opts := cfg.HTTP
+		opts.Import = capture.ImportHandler(d.pipe.Enqueue, db.MergeFile, log.With("component", "import"))
+		d.http, err = jobs.NewServer(opts, d.reg, d.sched, d.alive, d.readiness, log.With("component", "http"))
 		if err != nil {
 			return err
 		}

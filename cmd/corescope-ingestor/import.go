@@ -59,7 +59,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	pr := capture.NewProgressPrinter(stderr)
-	client := jobs.NewClient(cfg.HTTP.Listen, cfg.HTTP.Username, cfg.HTTP.Password, cfg.HTTP.BearerToken)
+	client := jobs.NewClient(cfg.HTTP)
 	final, err := importStream(ctx, client, req, pr.Update)
 	if errors.Is(err, jobs.ErrNoDaemon) {
 		fmt.Fprintf(stderr, "%v; importing in this process into %s\n", err, cfg.DBPath)

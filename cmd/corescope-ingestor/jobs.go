@@ -149,7 +149,7 @@ func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if name != "" && !slices.Contains(names, name) {
 		return usageError{fmt.Errorf("jobs run: unknown job %q (jobs: %s)", name, strings.Join(names, ", "))}
 	}
-	client := jobs.NewClient(cfg.HTTP.Listen, cfg.HTTP.Username, cfg.HTTP.Password, cfg.HTTP.BearerToken)
+	client := jobs.NewClient(cfg.HTTP)
 	if name == "" {
 		return listJobs(ctx, client, cfg, stdout, stderr)
 	}

@@ -32,32 +32,49 @@ const (
 var DefaultTopicPrefixes = []string{"meshcore/"}
 
 // Config configures the embedded broker. The zero value of every field but
-// Listen means its default.
+// Listen means its default. The koanf tags are the config file's keys of
+// its broker section.
 type Config struct {
 	// Listen is the TCP address, host:port. "" disables the broker.
-	Listen string
+	Listen string `koanf:"listen"`
 	// Name is the source name messages carry (a metric label and the key
-	// of per-source settings); default "embedded".
-	Name string
-	// Users are the accepted credentials. With neither Users nor
-	// PasswordFile, clients connect without credentials (loopback only).
-	Users []User
+	// of per-source settings); default DefaultSourceName, "embedded".
+	Name string `koanf:"name"`
+	// Users are the accepted credentials, with $7$ (PBKDF2-SHA512) or $6$
+	// hashes from `corescope-ingestor passwd` or mosquitto_passwd. With
+	// neither Users nor PasswordFile, clients connect without credentials
+	// (loopback only).
+	Users []User `koanf:"users"`
 	// PasswordFile holds "name:hash" lines, the format of mosquitto_passwd
 	// ($7$ and $6$ hashes) and of `corescope-ingestor passwd`.
-	PasswordFile string
+	PasswordFile string `koanf:"passwordFile"`
 	// CertFile and KeyFile enable TLS on the listener (PEM files).
-	CertFile, KeyFile string
+	CertFile string `koanf:"certFile"`
+	KeyFile  string `koanf:"keyFile"`
 	// TopicPrefixes restricts PUBLISH to topics under these prefixes;
-	// default DefaultTopicPrefixes.
-	TopicPrefixes []string
-	// MaxMessageBytes is the largest payload accepted, in bytes.
-	MaxMessageBytes int
-	// MaxConnections is the number of concurrent clients.
-	MaxConnections int
-	// MaxInflight is the per-client QoS>0 receive window, in messages.
-	MaxInflight int
-	// MaxQueued is the per-subscriber outbound queue, in messages.
-	MaxQueued int
+	// default DefaultTopicPrefixes, ["meshcore/"].
+	TopicPrefixes []string `koanf:"topicPrefixes"`
+	// MaxMessageBytes is the largest payload accepted, in bytes (default
+	// DefaultMaxMessageBytes).
+	MaxMessageBytes int `koanf:"maxMessageBytes"`
+	// MaxConnections is the number of concurrent clients (default
+	// DefaultMaxConnections).
+	MaxConnections int `koanf:"maxConnections"`
+	// MaxInflight is the per-client QoS>0 receive window, in messages
+	// (default DefaultMaxInflight).
+	MaxInflight int `koanf:"maxInflight"`
+	// MaxQueued is the per-subscriber outbound queue, in messages (default
+	// DefaultMaxQueued).
+	MaxQueued int `koanf:"maxQueued"`
+}
+
+// SourceName returns the source name of the broker's messages: Name, or
+// DefaultSourceName.
+func (c *Config) SourceName() string {
+	if c.Name == "" {
+		return DefaultSourceName
+	}
+	return c.Name
 }
 
 // User is one accepted credential. PasswordHash is a $7$ (PBKDF2-SHA512)

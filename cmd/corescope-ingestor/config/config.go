@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/corescope/etl/jobs"
 	"github.com/corescope/etl/jobs/maintenance"
 )
 
@@ -71,7 +72,7 @@ type Config struct {
 	// Jobs configures the scheduled maintenance jobs. Ours.
 	Jobs maintenance.Config `koanf:"jobs"`
 	// HTTP configures the metrics and control endpoint. Ours.
-	HTTP HTTPConfig `koanf:"http"`
+	HTTP jobs.ServerOptions `koanf:"http"`
 	// Stats configures CoreScope's per-second stats file.
 	Stats StatsConfig `koanf:"stats"`
 	// Ingest tunes the streaming pipeline. Ours.
@@ -121,7 +122,7 @@ func Default() *Config {
 		LogLevel:                DefaultLogLevel,
 		LogFormat:               DefaultLogFormat,
 		Jobs:                    maintenance.DefaultConfig(),
-		HTTP:                    HTTPConfig{Listen: DefaultHTTPListen},
+		HTTP:                    jobs.ServerOptions{Listen: jobs.DefaultListen},
 		Stats:                   defaultStats(),
 		Ingest:                  defaultIngest(),
 	}
@@ -146,7 +147,7 @@ func (c *Config) normalize(path string, isSet func(string) bool, p *problems, lo
 	}
 	c.LogLevel = oneOf(p, "logLevel", c.LogLevel, DefaultLogLevel, "debug", "info", "warn", "error")
 	c.LogFormat = oneOf(p, "logFormat", c.LogFormat, DefaultLogFormat, "text", "json")
-	c.HTTP.validate(p, log)
+	p.addFields("http", c.HTTP.Validate())
 	c.Stats.validate(p)
 	c.Ingest.validate(p)
 	c.validateBroker(p)

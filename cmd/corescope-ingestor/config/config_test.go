@@ -17,6 +17,7 @@ import (
 	"github.com/corescope/etl/etl/meshcore"
 	"github.com/corescope/etl/etl/mqtt"
 	"github.com/corescope/etl/etl/statsfile"
+	"github.com/corescope/etl/jobs"
 	"github.com/corescope/etl/jobs/maintenance"
 )
 
@@ -224,7 +225,7 @@ func TestLoadConfigZeroConfig(t *testing.T) {
 	if !strings.Contains(logs.String(), "no MQTT sources configured") {
 		t.Errorf("missing default-source log line in:\n%s", logs.String())
 	}
-	if c.DBPath != DefaultDBPath || c.HTTP.Listen != DefaultHTTPListen || c.Stats.File != statsfile.DefaultPath ||
+	if c.DBPath != DefaultDBPath || c.HTTP.Listen != jobs.DefaultListen || c.Stats.File != statsfile.DefaultPath ||
 		c.Jobs.PrunePackets.Enabled || !c.Jobs.StaleNodes.Enabled || c.Jobs.StaleNodes.Days != maintenance.DefaultNodeDays ||
 		c.Jobs.Vacuum.Pages != maintenance.DefaultVacuumPages || c.Jobs.Vacuum.Schedule != "" || !c.ValidateSignatures {
 		t.Errorf("defaults = %+v", c)
@@ -490,7 +491,7 @@ channelKeys:
   _comment: not a key
 validateSignatures: null
 `), nil)
-	if c.Retention.PacketDays != 3 || c.HTTP.Listen != DefaultHTTPListen || !c.ValidateSignatures ||
+	if c.Retention.PacketDays != 3 || c.HTTP.Listen != jobs.DefaultListen || !c.ValidateSignatures ||
 		c.Jobs.StaleNodes.Schedule != "@hourly" {
 		t.Errorf("config = %+v", c)
 	}
