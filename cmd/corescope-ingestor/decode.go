@@ -33,6 +33,45 @@ validateSignatures. -key and -hashtag add keys, winning over the config's;
 // JSON object per packet: the packet summary, or {"raw","error","errorKind",
 // "hash"} for a packet that does not decode.
 func cmdDecode(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	dec, hexArgs, err := decodeFlags(args, stderr)
+	if dec == nil {
+		return err
+	}
+	out := bufio.NewWriter(stdout)
+	var total, failed int
+	emit := func(raw string) {
+		total++
+		line, ok := decodeLine(dec, raw)
+		if !ok {
+			failed++
+		}
+		out.Write(line)
+		out.WriteByte('\n')
+	}
+	if len(hexArgs) > 0 {
+		for _, raw := range hexArgs {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			emit(raw)
+		}
+	} else if err := eachLine(ctx, stdin, emit); err != nil {
+		out.Flush()
+		return err
+	}
+	if err := out.Flush(); err != nil {
+		return fmt.Errorf("decode: write: %w", err)
+	}
+	if failed > 0 {
+		return fmt.Errorf("decode: %d of %d packets failed to decode", failed, total)
+	}
+	return nil
+}
+
+// decodeFlags parses the decode subcommand's flags and returns the decoder
+// they and the config describe, and the hex arguments. A nil decoder with
+// a nil error means -help.
+func decodeFlags(args []string, stderr io.Writer) (*meshcore.Decoder, []string, error) {
 	fs := flag.NewFlagSet("decode", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -41,9 +80,7 @@ func cmdDecode(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	cf := newConfigFlag(fs)
 	var hashtags, keys []meshcore.ChannelKey
-	// -key values are parsed after fs.Parse: the flag package quotes a
-	// rejected value in its error, and this one holds a key.
-	var rawKeys []string
+	var rawKeys []string // parsed after fs.Parse, whose errors would quote them
 	fs.Func("key", "channel key `name=hex` (32 hex characters); repeatable", func(s string) error {
 		rawKeys = append(rawKeys, s)
 		return nil
@@ -59,84 +96,59 @@ func cmdDecode(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	verify := fs.Bool("verify", true, "verify advert signatures (default: the config's validateSignatures)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return nil
+			return nil, nil, nil
 		}
-		return usageError{fmt.Errorf("decode: %w", err)}
+		return nil, nil, usageError{fmt.Errorf("decode: %w", err)}
 	}
 	for _, s := range rawKeys {
 		name, h, ok := strings.Cut(s, "=")
 		if !ok || name == "" {
-			return usageError{errors.New("decode: -key: want name=hex")}
+			return nil, nil, usageError{errors.New("decode: -key: want name=hex")}
 		}
-		k, err := meshcore.ParseChannelKey(name, h)
+		k, err := meshcore.ParseChannelKey(name, h) // never echoes the key
 		if err != nil {
-			return usageError{fmt.Errorf("decode: -key: %w", err)} // never echoes the key
+			return nil, nil, usageError{fmt.Errorf("decode: -key: %w", err)}
 		}
 		keys = append(keys, k)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg, err := cf.load(log)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	// Explicit keys override hashtag keys of the same name, as in the
-	// config, and both override the config's keys.
+	// -hashtag, then -key: both win over the config's keys.
 	opts, err := cfg.DecoderOptions(log, append(hashtags, keys...)...)
 	if err != nil {
-		return usageError{err}
+		return nil, nil, usageError{err}
 	}
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "verify" {
 			opts.VerifySignatures = *verify
 		}
 	})
-	dec := meshcore.NewDecoder(opts)
+	return meshcore.NewDecoder(opts), fs.Args(), nil
+}
 
-	out := bufio.NewWriter(stdout)
-	var total, failed int
-	emit := func(raw string) {
-		total++
-		line, ok := decodeLine(dec, raw)
-		if !ok {
-			failed++
+// eachLine calls emit with each non-blank line of r, its line ending
+// removed.
+func eachLine(ctx context.Context, r io.Reader, emit func(string)) error {
+	br := bufio.NewReader(r)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-		out.Write(line)
-		out.WriteByte('\n')
-	}
-	if fs.NArg() > 0 {
-		for _, raw := range fs.Args() {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			emit(raw)
+		line, err := br.ReadString('\n')
+		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+		if strings.TrimSpace(line) != "" {
+			emit(line)
 		}
-	} else {
-		r := bufio.NewReader(stdin)
-		for {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			line, err := r.ReadString('\n')
-			line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
-			if strings.TrimSpace(line) != "" {
-				emit(line)
-			}
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				out.Flush()
-				return fmt.Errorf("decode: read stdin: %w", err)
-			}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("decode: read stdin: %w", err)
 		}
 	}
-	if err := out.Flush(); err != nil {
-		return fmt.Errorf("decode: write: %w", err)
-	}
-	if failed > 0 {
-		return fmt.Errorf("decode: %d of %d packets failed to decode", failed, total)
-	}
-	return nil
 }
 
 // decodeLine renders the output object of one packet; ok is false if the
