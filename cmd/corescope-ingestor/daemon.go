@@ -23,6 +23,7 @@ import (
 	"github.com/corescope/etl/etl/statsfile"
 	"github.com/corescope/etl/etl/topology"
 	"github.com/corescope/etl/etl/transform"
+	"github.com/corescope/etl/etl/uplink"
 	"github.com/corescope/etl/jobs"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -260,7 +261,7 @@ func (d *daemon) newSubscriptions() error {
 		d.reg.MustRegister(d.broker.Collector())
 	}
 
-	mm := mqtt.NewMetrics(d.reg)
+	mm := mqtt.NewMetrics(d.reg, uplink.TopicKind, uplink.TopicKinds)
 	for _, s := range cfg.MQTTSources {
 		d.sources = append(d.sources, mqtt.NewSource(s.MQTTConfig(), enqueue, log.With("component", "mqtt"), mm))
 	}

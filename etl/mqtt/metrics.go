@@ -1,7 +1,7 @@
 package mqtt
 
 import (
-	"strings"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -17,12 +17,24 @@ type Metrics struct {
 	lastMessage     *prometheus.GaugeVec
 	received        *prometheus.CounterVec
 	blocked         *prometheus.CounterVec
+	kind            func(topic string) string
+	kinds           []string
 }
 
+// otherKind is the subtopic label of every message when NewMetrics has no
+// classifier, and of topics it classifies outside its kinds.
+const otherKind = "other"
+
 // NewMetrics creates the MQTT source metrics and registers them with reg; a
-// nil reg leaves them unregistered.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+// nil reg leaves them unregistered. kind classifies a topic for the
+// subtopic label of corescope_mqtt_messages_received_total into one of
+// kinds (the topic layout is not this package's: the daemon passes
+// uplink.TopicKind and uplink.TopicKinds); nil labels every message
+// "other".
+func NewMetrics(reg prometheus.Registerer, kind func(topic string) string, kinds []string) *Metrics {
 	m := &Metrics{
+		kind:  kind,
+		kinds: kinds,
 		connected: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "corescope_mqtt_source_connected",
 			Help: "1 while the source is connected to its broker, else 0.",
@@ -49,7 +61,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"source"}),
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "corescope_mqtt_messages_received_total",
-			Help: "Messages received, by topic kind (the 4th topic segment when known, message, or other).",
+			Help: "Messages received, by topic kind (packets, status, … as the daemon classifies topics; other).",
 		}, []string{"source", "subtopic"}),
 		blocked: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "corescope_mqtt_enqueue_blocked_seconds_total",
@@ -63,40 +75,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// subtopics are the bounded values of the subtopic label.
-var subtopics = []string{"packets", "status", "raw", "debug", "internal", "neighbors", "message", "other"}
-
-// subtopic classifies a topic for the subtopic label without allocating: the
-// 4th segment if it is a known one (meshcore/IATA/KEY/packets), "message" for
-// the companion bridge's meshcore/message/…, else "other".
-func subtopic(topic string) string {
-	rest := topic
-	var seg [4]string
-	n := 0
-	for n < 4 {
-		i := strings.IndexByte(rest, '/')
-		if i < 0 {
-			seg[n] = rest
-			n++
-			break
-		}
-		seg[n] = rest[:i]
-		rest = rest[i+1:]
-		n++
-	}
-	if n >= 2 && seg[0] == "meshcore" && seg[1] == "message" {
-		return "message"
-	}
-	if n >= 4 {
-		for _, s := range subtopics[:6] {
-			if seg[3] == s {
-				return s
-			}
-		}
-	}
-	return "other"
-}
-
 // sourceMetrics are one source's children of Metrics, resolved once so the
 // message path does no label lookups.
 type sourceMetrics struct {
@@ -106,7 +84,8 @@ type sourceMetrics struct {
 	forced          prometheus.Counter
 	connectFailures prometheus.Counter
 	lastMessage     prometheus.Gauge
-	received        map[string]prometheus.Counter
+	received        map[string]prometheus.Counter // by kind
+	kind            func(topic string) string
 	blocked         prometheus.Counter
 }
 
@@ -118,11 +97,22 @@ func (m *Metrics) forSource(name string) sourceMetrics {
 		forced:          m.forced.WithLabelValues(name),
 		connectFailures: m.connectFailures.WithLabelValues(name),
 		lastMessage:     m.lastMessage.WithLabelValues(name),
-		received:        make(map[string]prometheus.Counter, len(subtopics)),
+		received:        make(map[string]prometheus.Counter, len(m.kinds)+1),
 		blocked:         m.blocked.WithLabelValues(name),
 	}
-	for _, st := range subtopics {
-		sm.received[st] = m.received.WithLabelValues(name, st)
+	for _, k := range append(slices.Clip(m.kinds), otherKind) {
+		sm.received[k] = m.received.WithLabelValues(name, k)
 	}
+	sm.kind = m.kind
 	return sm
+}
+
+// receivedFor returns the received counter of topic's kind.
+func (sm *sourceMetrics) receivedFor(topic string) prometheus.Counter {
+	if sm.kind != nil {
+		if c, ok := sm.received[sm.kind(topic)]; ok {
+			return c
+		}
+	}
+	return sm.received[otherKind]
 }

@@ -130,7 +130,7 @@ func NewSource(cfg Config, enqueue Enqueue, log *slog.Logger, m *Metrics) *Sourc
 		log = slog.New(slog.DiscardHandler)
 	}
 	if m == nil {
-		m = NewMetrics(nil)
+		m = NewMetrics(nil, nil, nil)
 	}
 	s := &Source{
 		cfg:     cfg,
@@ -376,7 +376,7 @@ func (s *Source) onMessage(_ paho.Client, msg paho.Message) {
 	s.messages.add(now)
 	s.m.lastMessage.Set(float64(now.UnixNano()) / 1e9)
 	topic := msg.Topic()
-	s.m.received[subtopic(topic)].Inc()
+	s.m.receivedFor(topic).Inc()
 
 	m := etl.Message{
 		Source:   s.cfg.Name,

@@ -15,6 +15,7 @@ import (
 
 	"github.com/corescope/etl/etl"
 	"github.com/corescope/etl/etl/mqtt/mqtttest"
+	"github.com/corescope/etl/etl/uplink"
 	"github.com/corescope/etl/etl/waittest"
 )
 
@@ -58,7 +59,7 @@ func startSource(t *testing.T, cfg Config, enq Enqueue) *harness {
 		enq = chanEnqueue(h.msgs)
 	}
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h.src = NewSource(cfg, enq, log, NewMetrics(h.reg))
+	h.src = NewSource(cfg, enq, log, NewMetrics(h.reg, uplink.TopicKind, uplink.TopicKinds))
 	ctx, cancel := context.WithCancel(context.Background())
 	h.stop = cancel
 	go func() { h.done <- h.src.Run(ctx) }()
@@ -207,7 +208,8 @@ func TestSourceReceives(t *testing.T) {
 	}
 
 	st := h.src.State()
-	if !st.Connected || st.Connects != 1 || st.LastMessage.IsZero() || st.ConnectedSince.IsZero() {
+	if !st.Connected || st.Connects != 1 || st.LastMessage.IsZero() || st.ConnectedSince.IsZero() ||
+		st.Messages != 106 || st.MessagesLast5m != 106 || !st.LastDisconnect.IsZero() {
 		t.Fatalf("state %+v", st)
 	}
 	for sub, want := range map[string]float64{"packets": 100, "status": 3, "message": 2, "other": 1} {
@@ -357,7 +359,7 @@ func TestSourceReconnectsAfterBrokerRestart(t *testing.T) {
 		return st.Subscribed && st.Connects >= 2
 	})
 	st := h.src.State()
-	if st.Disconnects < 1 || st.LastError == "" {
+	if st.Disconnects < 1 || st.LastError == "" || st.LastDisconnect.IsZero() {
 		t.Errorf("state after restart %+v", st)
 	}
 	if h.metric("corescope_mqtt_connects_total") < 2 || h.metric("corescope_mqtt_disconnects_total") < 1 {
@@ -541,34 +543,6 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatalf("password in error: %v", err)
 			}
 		})
-	}
-}
-
-func TestSubtopic(t *testing.T) {
-	tests := map[string]string{
-		"meshcore/SJC/AABB/packets":         "packets",
-		"meshcore/SJC/AABB/status":          "status",
-		"meshcore/SJC/AABB/raw":             "raw",
-		"meshcore/SJC/AABB/debug":           "debug",
-		"meshcore/SJC/AABB/internal":        "internal",
-		"meshcore/SJC/AABB/neighbors":       "neighbors",
-		"meshcore/SJC/AABB/serial/commands": "other",
-		"meshcore/SJC/AABB/packets/extra":   "packets",
-		"meshcore/message/channel/0":        "message",
-		"meshcore/message":                  "message",
-		"meshcore/status":                   "other",
-		"meshcore/packets":                  "other",
-		"meshcore/client/AABB/packets":      "packets",
-		"":                                  "other",
-		"a/b/c/d":                           "other",
-	}
-	for topic, want := range tests {
-		if got := subtopic(topic); got != want {
-			t.Errorf("subtopic(%q) = %q, want %q", topic, got, want)
-		}
-	}
-	if n := testing.AllocsPerRun(100, func() { subtopic("meshcore/SJC/AABB/packets") }); n != 0 {
-		t.Errorf("subtopic allocates %v times", n)
 	}
 }
 

@@ -71,3 +71,26 @@ func parseTopic(topic string) (Topic, layout) {
 	t.IATA = p2
 	return t, layoutObserver
 }
+
+// TopicKinds are the values of TopicKind, a bounded metric label.
+var TopicKinds = []string{"packets", "status", "raw", "debug", "internal", "neighbors", "message", "other"}
+
+// TopicKind classifies topic for a metric label, without allocating: the
+// first subtopic segment of the observer and client layouts when it is one
+// of the first six TopicKinds, "message" for the companion bridge's
+// <p>/message/…, else "other".
+func TopicKind(topic string) string {
+	t, l := parseTopic(topic)
+	switch {
+	case l == layoutCompanion, l == layoutShort && t.Subtopic == "message":
+		return "message"
+	case l == layoutObserver || l == layoutClient:
+		first, _, _ := strings.Cut(t.Subtopic, "/")
+		for _, k := range TopicKinds[:6] {
+			if first == k {
+				return k
+			}
+		}
+	}
+	return "other"
+}
