@@ -37,28 +37,58 @@ const observerPacketSet = `
     packet_count = COALESCE(packet_count, 0) + excluded.packet_count,
     inactive = 0`
 
-// The ingest statements, prepared once on the write connection.
+// applyStmt names a statement of the write path: its index in applySQL,
+// in the statements prepared on the write connection and in those a batch
+// has bound to its transaction.
+type applyStmt int
+
 const (
+	stmtTxInsert applyStmt = iota
+	stmtTxGet
+	stmtTxLower
+	stmtTxLastSeen
+	stmtObserverPacket
+	stmtObserverPacketSkew
+	stmtObserverSkew
+	stmtObserverStatus
+	stmtObserverRowid
+	stmtObsInsert
+	stmtObsMerge
+	stmtObsFindNull
+	stmtObsMergeID
+	stmtNodeLeaveInactive
+	stmtNodeRestore
+	stmtNodeUpsert
+	stmtMetricsReplace
+	stmtDroppedInsert
+	stmtClientRxInsert
+	stmtClientObserverUpsert
+	stmtCount
+)
+
+// applySQL is the text of each write-path statement, prepared once on the
+// write connection.
+var applySQL = [stmtCount]string{
 	// A new transmission's last_seen is its first copy's epoch second
 	// (head.md §2.7); scope_name is written here only, never by a
 	// duplicate (§2.5).
-	sqlTxInsert = `INSERT INTO transmissions
+	stmtTxInsert: `INSERT INTO transmissions
     (raw_hex, hash, first_seen, route_type, payload_type, payload_version, decoded_json, channel_hash, from_pubkey, last_seen, scope_name)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT(hash) DO NOTHING`
+ON CONFLICT(hash) DO NOTHING`,
 
 	// The existing transmission of a copy, and what the copy changes in it,
 	// as bit flags: 1 = the copy is earlier than first_seen (spec §9 #3: it
 	// lowers first_seen), 2 = it is later than last_seen (head.md §2.7).
 	// Flags rather than the two times: the driver allocates per column
 	// and per text value read.
-	sqlTxGet = `SELECT id, COALESCE(first_seen > ?, 0) + 2 * (last_seen < ?) FROM transmissions WHERE hash = ?`
+	stmtTxGet: `SELECT id, COALESCE(first_seen > ?, 0) + 2 * (last_seen < ?) FROM transmissions WHERE hash = ?`,
 
-	sqlTxLower = `UPDATE transmissions SET first_seen = ? WHERE id = ?`
+	stmtTxLower: `UPDATE transmissions SET first_seen = ? WHERE id = ?`,
 
 	// head.md §2.7: after an observation write, last_seen rises to its
 	// epoch second; it never decreases.
-	sqlTxLastSeen = `UPDATE transmissions SET last_seen = ?2 WHERE id = ?1 AND last_seen < ?2`
+	stmtTxLastSeen: `UPDATE transmissions SET last_seen = ?2 WHERE id = ?1 AND last_seen < ?2`,
 
 	// Times in the observer and node upserts follow head.md §2.2's clamp
 	// form MAX(MIN(COALESCE(stored, ''), now), t): monotone for stored
@@ -71,35 +101,35 @@ ON CONFLICT(hash) DO NOTHING`
 	// The packet-path observer upsert (spec §2.7a with §9 #4, #9): "" is
 	// bound as NULL so it never blanks a stored name; a packet reactivates
 	// a soft-deleted observer.
-	sqlObserverPacket = `INSERT INTO observers (id, name, iata, last_seen, first_seen, packet_count, last_packet_at)
+	stmtObserverPacket: `INSERT INTO observers (id, name, iata, last_seen, first_seen, packet_count, last_packet_at)
 VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?4)
-ON CONFLICT(id) DO UPDATE SET ` + observerPacketSet
+ON CONFLICT(id) DO UPDATE SET ` + observerPacketSet,
 
 	// The same for a packet whose observer's naive clock is skewed: ?6 is
 	// the skew in seconds, recorded per head.md §2.3 with its 24 h rolling
 	// count (?7 = t − 24 h, compared as text). A separate statement, since
 	// with the driver every bound parameter costs an allocation per row.
-	sqlObserverPacketSkew = `INSERT INTO observers (id, name, iata, last_seen, first_seen, packet_count, last_packet_at,
+	stmtObserverPacketSkew: `INSERT INTO observers (id, name, iata, last_seen, first_seen, packet_count, last_packet_at,
     clock_skew_seconds, clock_skew_count_24h, clock_last_naive_at)
 VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?4, ?6, 1, ?4)
 ON CONFLICT(id) DO UPDATE SET ` + observerPacketSet + `,
     clock_skew_seconds = excluded.clock_skew_seconds,
     clock_skew_count_24h = CASE WHEN clock_last_naive_at IS NULL OR clock_last_naive_at < ?7 THEN 1
                                 ELSE COALESCE(clock_skew_count_24h, 0) + 1 END,
-    clock_last_naive_at = excluded.clock_last_naive_at`
+    clock_last_naive_at = excluded.clock_last_naive_at`,
 
 	// The clock skew of a dropped packet's observer (head.md §2.3), which
 	// no packet upsert records. An observer first seen this way gets its
 	// first_seen and last_seen like any other (CoreScope's leaves them
 	// NULL); packet_count stays 0. ?5 = t − 24 h.
-	sqlObserverSkew = `INSERT INTO observers
+	stmtObserverSkew: `INSERT INTO observers
     (id, name, iata, last_seen, first_seen, clock_skew_seconds, clock_skew_count_24h, clock_last_naive_at)
 VALUES (?1, ?2, ?3, ?4, ?4, ?6, 1, ?4)
 ON CONFLICT(id) DO UPDATE SET
     clock_skew_seconds = excluded.clock_skew_seconds,
     clock_skew_count_24h = CASE WHEN clock_last_naive_at IS NULL OR clock_last_naive_at < ?5 THEN 1
                                 ELSE COALESCE(clock_skew_count_24h, 0) + 1 END,
-    clock_last_naive_at = excluded.clock_last_naive_at`
+    clock_last_naive_at = excluded.clock_last_naive_at`,
 
 	// The status-path observer upsert (spec §2.7b with §9 #9, #10): meta
 	// fields COALESCE(new, old); packet_count untouched (0 on insert); a
@@ -107,7 +137,7 @@ ON CONFLICT(id) DO UPDATE SET
 	// inactive alone. ?13 is the "repeat" flag, 1/0/NULL (head.md §2.4):
 	// NULL keeps can_relay (1 on insert), and can_relay_seen, once 1,
 	// stays 1.
-	sqlObserverStatus = `INSERT INTO observers
+	stmtObserverStatus: `INSERT INTO observers
     (id, name, iata, last_seen, first_seen, packet_count, model, firmware, client_version, radio, battery_mv, uptime_secs, noise_floor,
      can_relay, can_relay_seen)
 VALUES (?1, ?2, ?3, ?4, ?4, 0, ?5, ?6, ?7, ?8, ?9, ?10, ?11, COALESCE(?13, 1), ?13 IS NOT NULL)
@@ -124,54 +154,54 @@ ON CONFLICT(id) DO UPDATE SET
     can_relay = COALESCE(?13, can_relay),
     can_relay_seen = CASE WHEN ?13 IS NULL THEN can_relay_seen ELSE 1 END,
     last_seen = CASE WHEN ?12 THEN last_seen ELSE ` + clampLastSeen + ` END,
-    inactive = CASE WHEN ?12 THEN inactive ELSE 0 END`
+    inactive = CASE WHEN ?12 THEN inactive ELSE 0 END`,
 
-	sqlObserverRowid = `SELECT rowid FROM observers WHERE id = ?`
+	stmtObserverRowid: `SELECT rowid FROM observers WHERE id = ?`,
 
 	// The dedup key is the UNIQUE index idx_observations_dedup
 	// (transmission_id, observer_idx, COALESCE(path_json, '')).
-	sqlObsInsert = `INSERT INTO observations
+	stmtObsInsert: `INSERT INTO observations
     (transmission_id, observer_idx, direction, snr, rssi, score, path_json, timestamp, raw_hex, resolved_path)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT DO NOTHING`
+ON CONFLICT DO NOTHING`,
 
 	// A duplicate keeps the first non-NULL snr/rssi/score/raw_hex; direction,
 	// timestamp and path stay as first inserted. Its resolved_path replaces
 	// the stored one unless it is NULL (head.md §2.8: COALESCE(new, old)).
-	sqlObsMerge = `UPDATE observations SET
+	stmtObsMerge: `UPDATE observations SET
     snr = COALESCE(snr, ?4), rssi = COALESCE(rssi, ?5), score = COALESCE(score, ?6), raw_hex = COALESCE(raw_hex, ?7),
     resolved_path = COALESCE(?8, resolved_path)
-WHERE transmission_id = ?1 AND observer_idx = ?2 AND COALESCE(path_json, '') = ?3`
+WHERE transmission_id = ?1 AND observer_idx = ?2 AND COALESCE(path_json, '') = ?3`,
 
 	// Observations without an observer (companion bridges) are not covered
 	// by the UNIQUE index (NULLs are distinct): look them up first.
-	sqlObsFindNull = `SELECT id FROM observations
-WHERE transmission_id = ? AND observer_idx IS NULL AND COALESCE(path_json, '') = ? LIMIT 1`
+	stmtObsFindNull: `SELECT id FROM observations
+WHERE transmission_id = ? AND observer_idx IS NULL AND COALESCE(path_json, '') = ? LIMIT 1`,
 
-	sqlObsMergeID = `UPDATE observations SET
+	stmtObsMergeID: `UPDATE observations SET
     snr = COALESCE(snr, ?2), rssi = COALESCE(rssi, ?3), score = COALESCE(score, ?4), raw_hex = COALESCE(raw_hex, ?5),
     resolved_path = COALESCE(?6, resolved_path)
-WHERE id = ?1`
+WHERE id = ?1`,
 
 	// spec §9 #12: a node that advertises again leaves inactive_nodes; its
 	// stored row (first_seen, advert_count, default_scope, the server's
 	// multi-byte capability, …) comes back with it.
-	sqlNodeLeaveInactive = `DELETE FROM inactive_nodes WHERE public_key = ?
+	stmtNodeLeaveInactive: `DELETE FROM inactive_nodes WHERE public_key = ?
 RETURNING name, role, lat, lon, last_seen, first_seen, advert_count, battery_mv, temperature_c, foreign_advert,
-    default_scope, multibyte_sup, multibyte_evidence`
+    default_scope, multibyte_sup, multibyte_evidence`,
 
-	sqlNodeRestore = `INSERT INTO nodes
+	stmtNodeRestore: `INSERT INTO nodes
     (public_key, name, role, lat, lon, last_seen, first_seen, advert_count, battery_mv, temperature_c, foreign_advert,
      default_scope, multibyte_sup, multibyte_evidence)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?, 0), ?)
-ON CONFLICT(public_key) DO NOTHING`
+ON CONFLICT(public_key) DO NOTHING`,
 
 	// spec §2.6 with §9 #9 (NULL keeps the stored value) and #11
 	// (foreign_advert follows the latest located advert, not sticky).
 	// ?7 is 1 when the advert's transmission is new, else 0. ?11 is the
 	// region of a matched transport advert (head.md §2.6; NULL keeps the
 	// stored one: default_scope is never cleared).
-	sqlNodeUpsert = `INSERT INTO nodes
+	stmtNodeUpsert: `INSERT INTO nodes
     (public_key, name, role, lat, lon, last_seen, first_seen, advert_count, battery_mv, temperature_c, foreign_advert, default_scope)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10, ?11)
 ON CONFLICT(public_key) DO UPDATE SET
@@ -186,71 +216,53 @@ ON CONFLICT(public_key) DO UPDATE SET
     battery_mv = COALESCE(excluded.battery_mv, battery_mv),
     temperature_c = COALESCE(excluded.temperature_c, temperature_c),
     foreign_advert = CASE WHEN excluded.lat IS NOT NULL AND excluded.lon IS NOT NULL
-                          THEN excluded.foreign_advert ELSE foreign_advert END`
+                          THEN excluded.foreign_advert ELSE foreign_advert END`,
 
 	// The last status of a bucket replaces the whole row (spec §2.8d).
-	sqlMetricsReplace = `INSERT OR REPLACE INTO observer_metrics
+	stmtMetricsReplace: `INSERT OR REPLACE INTO observer_metrics
     (observer_id, timestamp, noise_floor, tx_air_secs, rx_air_secs, recv_errors, battery_mv, packets_sent, packets_recv)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 
 	// A redelivered drop (same hash, observer and reason) adds no row.
-	sqlDroppedInsert = `INSERT INTO dropped_packets
+	stmtDroppedInsert: `INSERT INTO dropped_packets
     (hash, raw_hex, reason, observer_id, observer_name, node_pubkey, node_name, dropped_at)
 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
-WHERE NOT EXISTS (SELECT 1 FROM dropped_packets WHERE observer_id IS ?4 AND hash IS ?1 AND reason = ?3)`
+WHERE NOT EXISTS (SELECT 1 FROM dropped_packets WHERE observer_id IS ?4 AND hash IS ?1 AND reason = ?3)`,
 
 	// A mobile client's reception (head.md §2.16); a redelivery (same
 	// client, node heard and rx_at) adds no row.
-	sqlClientRxInsert = `INSERT INTO client_receptions
+	stmtClientRxInsert: `INSERT INTO client_receptions
     (rx_pubkey, heard_key, heard_keylen, rssi, snr, lat, lon, pos_acc_m, rx_at, ingested_at, src)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT(rx_pubkey, heard_key, rx_at) DO NOTHING`
+ON CONFLICT(rx_pubkey, heard_key, rx_at) DO NOTHING`,
 
 	// The client's self-reported name: name and last_seen are overwritten.
-	sqlClientObserverUpsert = `INSERT INTO client_observers (pubkey, name, last_seen) VALUES (?, ?, ?)
-ON CONFLICT(pubkey) DO UPDATE SET name = excluded.name, last_seen = excluded.last_seen`
-)
-
-// applyStmts are the ingest statements prepared on the write connection.
-type applyStmts struct {
-	txInsert, txGet, txLower, txLastSeen          *sql.Stmt
-	observerPacket, observerStatus, observerRowid *sql.Stmt
-	observerPacketSkew, observerSkew              *sql.Stmt
-	obsInsert, obsMerge, obsFindNull, obsMergeID  *sql.Stmt
-	nodeLeaveInactive, nodeRestore, nodeUpsert    *sql.Stmt
-	metricsReplace, droppedInsert                 *sql.Stmt
-	clientRxInsert, clientObserverUpsert          *sql.Stmt
-	all                                           []*sql.Stmt
+	stmtClientObserverUpsert: `INSERT INTO client_observers (pubkey, name, last_seen) VALUES (?, ?, ?)
+ON CONFLICT(pubkey) DO UPDATE SET name = excluded.name, last_seen = excluded.last_seen`,
 }
 
+// applyStmts are the write-path statements prepared on the write
+// connection, by applyStmt.
+type applyStmts [stmtCount]*sql.Stmt
+
 func prepareApplyStmts(ctx context.Context, db *sql.DB) (*applyStmts, error) {
-	s := &applyStmts{}
-	for _, p := range []struct {
-		dst **sql.Stmt
-		sql string
-	}{
-		{&s.txInsert, sqlTxInsert}, {&s.txGet, sqlTxGet}, {&s.txLower, sqlTxLower}, {&s.txLastSeen, sqlTxLastSeen},
-		{&s.observerPacket, sqlObserverPacket}, {&s.observerStatus, sqlObserverStatus}, {&s.observerRowid, sqlObserverRowid},
-		{&s.observerPacketSkew, sqlObserverPacketSkew}, {&s.observerSkew, sqlObserverSkew},
-		{&s.obsInsert, sqlObsInsert}, {&s.obsMerge, sqlObsMerge}, {&s.obsFindNull, sqlObsFindNull}, {&s.obsMergeID, sqlObsMergeID},
-		{&s.nodeLeaveInactive, sqlNodeLeaveInactive}, {&s.nodeRestore, sqlNodeRestore}, {&s.nodeUpsert, sqlNodeUpsert},
-		{&s.metricsReplace, sqlMetricsReplace}, {&s.droppedInsert, sqlDroppedInsert},
-		{&s.clientRxInsert, sqlClientRxInsert}, {&s.clientObserverUpsert, sqlClientObserverUpsert},
-	} {
-		st, err := db.PrepareContext(ctx, p.sql)
+	var s applyStmts
+	for i, text := range applySQL {
+		st, err := db.PrepareContext(ctx, text)
 		if err != nil {
 			s.close()
 			return nil, fmt.Errorf("prepare: %w", err)
 		}
-		*p.dst = st
-		s.all = append(s.all, st)
+		s[i] = st
 	}
-	return s, nil
+	return &s, nil
 }
 
 func (s *applyStmts) close() {
-	for _, st := range s.all {
-		st.Close()
+	for _, st := range s {
+		if st != nil {
+			st.Close()
+		}
 	}
 }
 
@@ -364,7 +376,7 @@ type batch struct {
 	now time.Time // stands in for a record without a Time
 	res etl.ApplyResult
 
-	st [slotCount]*sql.Stmt
+	st [stmtCount]*sql.Stmt
 }
 
 // recordTime is the record's time, or the batch's start for a record
@@ -376,37 +388,13 @@ func (b *batch) recordTime(r *etl.Record) time.Time {
 	return r.Time
 }
 
-// stmt returns s bound to the batch's transaction; slot is s's fixed index.
-func (b *batch) stmt(slot int, s *sql.Stmt) *sql.Stmt {
-	if b.st[slot] == nil {
-		b.st[slot] = b.tx.StmtContext(b.ctx, s)
+// stmt returns statement s bound to the batch's transaction.
+func (b *batch) stmt(s applyStmt) *sql.Stmt {
+	if b.st[s] == nil {
+		b.st[s] = b.tx.StmtContext(b.ctx, b.db.stmts[s])
 	}
-	return b.st[slot]
+	return b.st[s]
 }
-
-const (
-	slotTxInsert = iota
-	slotTxGet
-	slotTxLower
-	slotObserverPacket
-	slotObserverStatus
-	slotObserverRowid
-	slotObsInsert
-	slotObsMerge
-	slotObsFindNull
-	slotObsMergeID
-	slotNodeLeaveInactive
-	slotNodeRestore
-	slotNodeUpsert
-	slotMetricsReplace
-	slotDroppedInsert
-	slotTxLastSeen
-	slotObserverSkew
-	slotObserverPacketSkew
-	slotClientRxInsert
-	slotClientObserverUpsert
-	slotCount
-)
 
 func (b *batch) packet(r *etl.Record) error {
 	p := r.Packet
@@ -416,7 +404,6 @@ func (b *batch) packet(r *etl.Record) error {
 	if p.Hash == "" {
 		return errors.New("packet without hash")
 	}
-	st := b.db.stmts
 	t := b.recordTime(r)
 	ts := b.db.timeCache.rfc3339(t)
 
@@ -447,17 +434,17 @@ func (b *batch) packet(r *etl.Record) error {
 	merge := snr != nil || rssi != nil || score != nil || rawHex != nil || resolved != nil
 	if observerIdx == nil {
 		var id int64
-		err := b.stmt(slotObsFindNull, st.obsFindNull).QueryRowContext(b.ctx, txID, path).Scan(&id)
+		err := b.stmt(stmtObsFindNull).QueryRowContext(b.ctx, txID, path).Scan(&id)
 		switch {
 		case err == nil:
 			b.res.ObsDupes++
 			if merge {
-				if _, err := b.stmt(slotObsMergeID, st.obsMergeID).ExecContext(b.ctx, id, snr, rssi, score, rawHex, resolved); err != nil {
+				if _, err := b.stmt(stmtObsMergeID).ExecContext(b.ctx, id, snr, rssi, score, rawHex, resolved); err != nil {
 					return fmt.Errorf("merge observation: %w", err)
 				}
 			}
 		case errors.Is(err, sql.ErrNoRows):
-			if _, err := b.stmt(slotObsInsert, st.obsInsert).ExecContext(b.ctx,
+			if _, err := b.stmt(stmtObsInsert).ExecContext(b.ctx,
 				txID, nil, nullString(p.Direction), snr, rssi, score, path, t.Unix(), rawHex, resolved); err != nil {
 				return fmt.Errorf("insert observation: %w", err)
 			}
@@ -466,7 +453,7 @@ func (b *batch) packet(r *etl.Record) error {
 			return fmt.Errorf("find observation: %w", err)
 		}
 	} else {
-		res, err := b.stmt(slotObsInsert, st.obsInsert).ExecContext(b.ctx,
+		res, err := b.stmt(stmtObsInsert).ExecContext(b.ctx,
 			txID, observerIdx, nullString(p.Direction), snr, rssi, score, path, t.Unix(), rawHex, resolved)
 		if err != nil {
 			return fmt.Errorf("insert observation: %w", err)
@@ -476,7 +463,7 @@ func (b *batch) packet(r *etl.Record) error {
 		} else {
 			b.res.ObsDupes++
 			if merge {
-				if _, err := b.stmt(slotObsMerge, st.obsMerge).ExecContext(b.ctx,
+				if _, err := b.stmt(stmtObsMerge).ExecContext(b.ctx,
 					txID, observerIdx, path, snr, rssi, score, rawHex, resolved); err != nil {
 					return fmt.Errorf("merge observation: %w", err)
 				}
@@ -489,7 +476,7 @@ func (b *batch) packet(r *etl.Record) error {
 	// copy that is not (the usual case: a new transmission, or copies heard
 	// in the same second) costs no statement.
 	if later {
-		if _, err := b.stmt(slotTxLastSeen, st.txLastSeen).ExecContext(b.ctx, txID, t.Unix()); err != nil {
+		if _, err := b.stmt(stmtTxLastSeen).ExecContext(b.ctx, txID, t.Unix()); err != nil {
 			return fmt.Errorf("update transmission last_seen: %w", err)
 		}
 	}
@@ -505,14 +492,13 @@ func (b *batch) packet(r *etl.Record) error {
 // observerForPacket upserts the packet's observer and returns its rowid,
 // from the cache when the row is known to exist.
 func (b *batch) observerForPacket(r *etl.Record, ts string) (int64, error) {
-	st := b.db.stmts
 	var err error
 	if sk := r.Observer.ClockSkew; sk.Valid {
-		_, err = b.stmt(slotObserverPacketSkew, st.observerPacketSkew).ExecContext(b.ctx,
+		_, err = b.stmt(stmtObserverPacketSkew).ExecContext(b.ctx,
 			r.Observer.ID, nullString(r.Observer.Name), nullString(r.Observer.IATA), ts, 1,
 			sk.V, skewCutoff(b.recordTime(r)))
 	} else {
-		_, err = b.stmt(slotObserverPacket, st.observerPacket).ExecContext(b.ctx,
+		_, err = b.stmt(stmtObserverPacket).ExecContext(b.ctx,
 			r.Observer.ID, nullString(r.Observer.Name), nullString(r.Observer.IATA), ts, 1)
 	}
 	if err != nil {
@@ -523,7 +509,7 @@ func (b *batch) observerForPacket(r *etl.Record, ts string) (int64, error) {
 		return rowid, nil
 	}
 	var rowid int64
-	if err := b.stmt(slotObserverRowid, st.observerRowid).QueryRowContext(b.ctx, r.Observer.ID).Scan(&rowid); err != nil {
+	if err := b.stmt(stmtObserverRowid).QueryRowContext(b.ctx, r.Observer.ID).Scan(&rowid); err != nil {
 		return 0, fmt.Errorf("observer rowid: %w", err)
 	}
 	b.db.observers[r.Observer.ID] = rowid
@@ -534,13 +520,12 @@ func (b *batch) observerForPacket(r *etl.Record, ts string) (int64, error) {
 // later reports that epoch, the copy's time, is after the existing one's
 // last_seen.
 func (b *batch) transmission(p *etl.Packet, ts string, epoch int64) (id int64, isNew, later bool, err error) {
-	st := b.db.stmts
 	if e, ok := b.db.txs.get(p.Hash); ok {
 		// A copy of a transmission this process inserted: its stored
 		// first_seen and last_seen are known without a statement.
 		b.res.TxDupes++
 		if ts < e.firstSeen {
-			if _, err := b.stmt(slotTxLower, st.txLower).ExecContext(b.ctx, ts, e.id); err != nil {
+			if _, err := b.stmt(stmtTxLower).ExecContext(b.ctx, ts, e.id); err != nil {
 				return 0, false, false, fmt.Errorf("update first_seen: %w", err)
 			}
 			e.firstSeen = ts
@@ -556,7 +541,7 @@ func (b *batch) transmission(p *etl.Packet, ts string, epoch int64) (id int64, i
 	if p.Scope.Valid {
 		scope = p.Scope.V
 	}
-	res, err := b.stmt(slotTxInsert, st.txInsert).ExecContext(b.ctx,
+	res, err := b.stmt(stmtTxInsert).ExecContext(b.ctx,
 		p.RawHex, p.Hash, ts, p.RouteType, p.PayloadType, p.PayloadVersion,
 		nullString(p.DecodedJSON), nullString(p.ChannelHash), nullString(p.FromPubkey), epoch, scope)
 	if err != nil {
@@ -572,12 +557,12 @@ func (b *batch) transmission(p *etl.Packet, ts string, epoch int64) (id int64, i
 		return id, true, false, nil
 	}
 	var flags int64
-	if err := b.stmt(slotTxGet, st.txGet).QueryRowContext(b.ctx, ts, epoch, p.Hash).Scan(&id, &flags); err != nil {
+	if err := b.stmt(stmtTxGet).QueryRowContext(b.ctx, ts, epoch, p.Hash).Scan(&id, &flags); err != nil {
 		return 0, false, false, fmt.Errorf("find transmission: %w", err)
 	}
 	b.res.TxDupes++
 	if flags&1 != 0 {
-		if _, err := b.stmt(slotTxLower, st.txLower).ExecContext(b.ctx, ts, id); err != nil {
+		if _, err := b.stmt(stmtTxLower).ExecContext(b.ctx, ts, id); err != nil {
 			return 0, false, false, fmt.Errorf("update first_seen: %w", err)
 		}
 	}
@@ -586,7 +571,6 @@ func (b *batch) transmission(p *etl.Packet, ts string, epoch int64) (id int64, i
 
 // node upserts an advert's node; newAdvert is whether its transmission is new.
 func (b *batch) node(n *etl.Node, ts string, newAdvert bool) error {
-	st := b.db.stmts
 	if n.PublicKey == "" {
 		return errors.New("advert node without public key")
 	}
@@ -600,7 +584,7 @@ func (b *batch) node(n *etl.Node, ts string, newAdvert bool) error {
 	if n.Foreign {
 		foreign = 1
 	}
-	if _, err := b.stmt(slotNodeUpsert, st.nodeUpsert).ExecContext(b.ctx,
+	if _, err := b.stmt(stmtNodeUpsert).ExecContext(b.ctx,
 		n.PublicKey, nullString(n.Name), nullString(n.Role), nullFloat(n.Lat), nullFloat(n.Lon), ts,
 		advert, nullInt(n.BatteryMV), nullFloat(n.TemperatureC), foreign, nullString(n.DefaultScope)); err != nil {
 		return fmt.Errorf("upsert node: %w", err)
@@ -612,8 +596,7 @@ func (b *batch) node(n *etl.Node, ts string, newAdvert bool) error {
 // leaveInactive moves a node that advertises again out of inactive_nodes,
 // back into nodes (unless nodes has it already).
 func (b *batch) leaveInactive(pubkey string) error {
-	st := b.db.stmts
-	rows, err := b.stmt(slotNodeLeaveInactive, st.nodeLeaveInactive).QueryContext(b.ctx, pubkey)
+	rows, err := b.stmt(stmtNodeLeaveInactive).QueryContext(b.ctx, pubkey)
 	if err != nil {
 		return fmt.Errorf("leave inactive_nodes: %w", err)
 	}
@@ -641,7 +624,7 @@ func (b *batch) leaveInactive(pubkey string) error {
 	if !found {
 		return nil
 	}
-	if _, err := b.stmt(slotNodeRestore, st.nodeRestore).ExecContext(b.ctx,
+	if _, err := b.stmt(stmtNodeRestore).ExecContext(b.ctx,
 		pubkey, name, role, lat, lon, lastSeen, firstSeen, adverts, battery, temp, foreign,
 		scope, mbSupport, mbEvidence); err != nil {
 		return fmt.Errorf("restore node: %w", err)
@@ -657,12 +640,11 @@ func (b *batch) status(r *etl.Record) error {
 	if r.Observer.ID == "" {
 		return errors.New("status without observer id")
 	}
-	st := b.db.stmts
 	retained := 0
 	if s.Retained {
 		retained = 1
 	}
-	if _, err := b.stmt(slotObserverStatus, st.observerStatus).ExecContext(b.ctx,
+	if _, err := b.stmt(stmtObserverStatus).ExecContext(b.ctx,
 		r.Observer.ID, nullString(r.Observer.Name), nullString(r.Observer.IATA), b.db.timeCache.rfc3339(b.recordTime(r)),
 		nullString(s.Model), nullString(s.Firmware), nullString(s.ClientVersion), nullString(s.Radio),
 		nullInt(s.BatteryMV), nullInt(s.UptimeSecs), nullFloat(s.NoiseFloor), retained,
@@ -671,7 +653,7 @@ func (b *batch) status(r *etl.Record) error {
 	}
 	b.res.ObserverUpserts++
 	if m := s.Metrics; m != nil {
-		if _, err := b.stmt(slotMetricsReplace, st.metricsReplace).ExecContext(b.ctx,
+		if _, err := b.stmt(stmtMetricsReplace).ExecContext(b.ctx,
 			r.Observer.ID, b.db.timeCache.rfc3339(m.Bucket), nullFloat(m.NoiseFloor),
 			nullInt(m.TxAirSecs), nullInt(m.RxAirSecs), nullInt(m.RecvErrors), nullInt(m.BatteryMV),
 			nullInt(m.PacketsSent), nullInt(m.PacketsRecv)); err != nil {
@@ -690,7 +672,7 @@ func (b *batch) dropped(r *etl.Record) error {
 	if d.Reason == "" {
 		return errors.New("dropped record without reason")
 	}
-	res, err := b.stmt(slotDroppedInsert, b.db.stmts.droppedInsert).ExecContext(b.ctx,
+	res, err := b.stmt(stmtDroppedInsert).ExecContext(b.ctx,
 		nullString(d.Hash), nullString(d.RawHex), d.Reason, nullString(r.Observer.ID), nullString(r.Observer.Name),
 		nullString(d.NodePubkey), nullString(d.NodeName), b.db.timeCache.datetime(b.recordTime(r)))
 	if err != nil {
@@ -703,7 +685,7 @@ func (b *batch) dropped(r *etl.Record) error {
 	// step 6.3).
 	if r.Observer.ClockSkew.Valid && r.Observer.ID != "" {
 		t := b.recordTime(r)
-		if _, err := b.stmt(slotObserverSkew, b.db.stmts.observerSkew).ExecContext(b.ctx,
+		if _, err := b.stmt(stmtObserverSkew).ExecContext(b.ctx,
 			r.Observer.ID, nullString(r.Observer.Name), nullString(r.Observer.IATA), b.db.timeCache.rfc3339(t),
 			skewCutoff(t), r.Observer.ClockSkew.V); err != nil {
 			return fmt.Errorf("record clock skew: %w", err)
@@ -723,16 +705,15 @@ func (b *batch) clientReception(r *etl.Record) error {
 	if c.RxPubkey == "" || c.HeardKey == "" || c.Src == "" || c.RxAt.IsZero() {
 		return errors.New("client reception without client, node heard, source or time")
 	}
-	st := b.db.stmts
 	ts := b.db.timeCache.rfc3339(b.recordTime(r))
 	rxAt := c.RxAt.UTC().Format(time.RFC3339)
-	if _, err := b.stmt(slotClientRxInsert, st.clientRxInsert).ExecContext(b.ctx,
+	if _, err := b.stmt(stmtClientRxInsert).ExecContext(b.ctx,
 		c.RxPubkey, c.HeardKey, len(c.HeardKey)/2, nullInt(c.RSSI), nullFloat(c.SNR), c.Lat, c.Lon,
 		nullFloat(c.AccM), rxAt, ts, c.Src); err != nil {
 		return fmt.Errorf("insert client reception: %w", err)
 	}
 	if c.Name != "" {
-		if _, err := b.stmt(slotClientObserverUpsert, st.clientObserverUpsert).ExecContext(b.ctx,
+		if _, err := b.stmt(stmtClientObserverUpsert).ExecContext(b.ctx,
 			c.RxPubkey, c.Name, ts); err != nil {
 			return fmt.Errorf("upsert client observer: %w", err)
 		}
