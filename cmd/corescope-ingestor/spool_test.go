@@ -295,8 +295,15 @@ func TestReadyzUnwritableDBNoTraffic(t *testing.T) {
 	t.Cleanup(func() { dbProbeInterval = saved })
 
 	b := mqtttest.StartBroker(t)
-	cfg := &testConfig{Sources: []testSource{{Name: "a", Broker: b.URL(), StallAfter: time.Hour}}, HTTP: true}
+	// While file writes fail, nothing but the probe may touch a file: the
+	// test binary's own log (go test's -test.testlogfile) records file
+	// opens and would fail to write. So the jobs that read the server's
+	// files are off, and the startup jobs are done first.
+	off := map[string]any{"enabled": false}
+	cfg := &testConfig{Sources: []testSource{{Name: "a", Broker: b.URL(), StallAfter: time.Hour}}, HTTP: true,
+		Extra: map[string]any{"jobs": map[string]any{"pruneRequests": off, "multibyteSnapshot": off}}}
 	d := startDaemon(t, cfg)
+	d.waitStartupJobs()
 	eventually(t, 10*time.Second, "/readyz 200", func() bool { code, _ := readyz(t, d.url("/readyz")); return code == http.StatusOK })
 
 	var old syscall.Rlimit
