@@ -56,10 +56,9 @@ func envMap(environ []string) map[string]string {
 }
 
 // envTransform maps CORESCOPE_SECTION__KEY to the known key section.key,
-// matching names case-insensitively ("__" separates levels), and records
-// it in set. Values of sections, lists of objects and maps are JSON; lists
+// matching names case-insensitively ("__" separates levels). Values of sections, lists of objects and maps are JSON; lists
 // of strings are comma-separated. Unknown names are reported to p.
-func envTransform(p *problems, set map[string]bool) func(k, v string) (string, any) {
+func envTransform(p *problems) func(k, v string) (string, any) {
 	index := envKeyIndex()
 	return func(k, v string) (string, any) {
 		if k == EnvStatsFile {
@@ -84,7 +83,6 @@ func envTransform(p *problems, set map[string]bool) func(k, v string) (string, a
 			return "", nil
 		}
 		if !key.json {
-			markSet(set, key.path, v)
 			return key.path, v
 		}
 		var val any
@@ -99,7 +97,6 @@ func envTransform(p *problems, set map[string]bool) func(k, v string) (string, a
 			p.addf(k, "value of %s must be JSON%s", key.path, where)
 			return "", nil
 		}
-		markSet(set, key.path, val)
 		return key.path, val
 	}
 }

@@ -17,7 +17,6 @@ import (
 	yamlparser "github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/confmap"
 	envprovider "github.com/knadh/koanf/providers/env/v2"
-	"github.com/knadh/koanf/providers/structs"
 	"github.com/knadh/koanf/v2"
 
 	"github.com/corescope/etl/etl/mqtt"
@@ -47,23 +46,15 @@ func Load(path string, explicit bool, environ []string, log *slog.Logger) (*Conf
 	fail := func() (*Config, error) {
 		return nil, &Error{err: errors.Join(p.errs...)}
 	}
-	// set holds the lower-cased key paths given in the file or the
-	// environment: keys match case-insensitively, as in CoreScope.
-	set := map[string]bool{}
-
-	// Layers: defaults, file, CORESCOPE_SECTION__KEY, then CoreScope's
-	// named variables, which win.
+	// Layers: the file, CORESCOPE_SECTION__KEY, then CoreScope's named
+	// variables, which win. The defaults are the struct decoding starts
+	// from, so that ko holds exactly the keys that were given.
 	ko := koanf.New(".")
-	if err := ko.Load(structs.Provider(Default(), "koanf"), nil); err != nil {
-		p.add("defaults", err)
-		return fail()
-	}
 	fileMap, err := readFile(path, explicit, log)
 	if err != nil {
 		p.add(path, err)
 		return fail()
 	}
-	markSet(set, "", fileMap)
 	if err := ko.Load(confmap.Provider(fileMap, ""), nil); err != nil {
 		p.add(path, err)
 		return fail()
@@ -71,18 +62,21 @@ func Load(path string, explicit bool, environ []string, log *slog.Logger) (*Conf
 	if err := ko.Load(envprovider.Provider(".", envprovider.Opt{
 		Prefix:        EnvPrefix,
 		EnvironFunc:   func() []string { return environ },
-		TransformFunc: envTransform(&p, set),
+		TransformFunc: envTransform(&p),
 	}), nil); err != nil {
 		p.add("environment", err)
 	}
 	named := namedEnv(envMap(environ), log)
-	for k, v := range named {
-		markSet(set, k, v)
-	}
 	if err := ko.Load(confmap.Provider(named, "."), nil); err != nil {
 		p.add("environment", err)
 	}
 	fillSourceDefaults(ko)
+	// The key paths given, lower-cased: keys match case-insensitively, as
+	// in CoreScope.
+	set := map[string]bool{}
+	for _, k := range ko.Keys() {
+		set[strings.ToLower(k)] = true
+	}
 
 	c, unused := decode(ko, &p)
 	reportUnknownKeys(&p, unused, c.Server, log)
@@ -118,21 +112,6 @@ func readFile(path string, explicit bool, log *slog.Logger) (map[string]any, err
 	}
 	dropNulls(m)
 	return m, nil
-}
-
-// markSet records the leaf key paths of v under prefix in set.
-func markSet(set map[string]bool, prefix string, v any) {
-	m, ok := v.(map[string]any)
-	if !ok || len(m) == 0 {
-		set[strings.ToLower(prefix)] = true
-		return
-	}
-	for k, child := range m {
-		if prefix != "" {
-			k = prefix + "." + k
-		}
-		markSet(set, k, child)
-	}
 }
 
 // decode unmarshals ko onto the defaults, so that a key given as null keeps
