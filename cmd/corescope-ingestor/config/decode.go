@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-viper/mapstructure/v2"
+
+	"github.com/corescope/etl/etl/mqtt"
 )
 
 var durationType = reflect.TypeOf(time.Duration(0))
@@ -69,6 +71,24 @@ func emptyToAbsentHook(_, _ reflect.Type, data any) (any, error) {
 		}
 	}
 	return data, nil
+}
+
+// sourceDefaultsHook gives a source that has no qos key mqtt.DefaultQoS:
+// 0 is a valid QoS, so after decoding an absent key could not be told from
+// a zero one.
+func sourceDefaultsHook(_, t reflect.Type, data any) (any, error) {
+	m, ok := data.(map[string]any)
+	if !ok || t != reflect.TypeFor[SourceConfig]() {
+		return data, nil
+	}
+	for k := range m {
+		if strings.EqualFold(k, "qos") {
+			return data, nil
+		}
+	}
+	m = maps.Clone(m)
+	m["qos"] = mqtt.DefaultQoS
+	return m, nil
 }
 
 // addDecodeErrors adds mapstructure's (joined) errors, one per key path.

@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/go-viper/mapstructure/v2"
@@ -18,8 +16,6 @@ import (
 	"github.com/knadh/koanf/providers/confmap"
 	envprovider "github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/v2"
-
-	"github.com/corescope/etl/etl/mqtt"
 )
 
 // Names of the environment variables Load reads.
@@ -70,7 +66,6 @@ func Load(path string, explicit bool, environ []string, log *slog.Logger) (*Conf
 	if err := ko.Load(confmap.Provider(named, "."), nil); err != nil {
 		p.add("environment", err)
 	}
-	fillSourceDefaults(ko)
 	// The key paths given, lower-cased: keys match case-insensitively, as
 	// in CoreScope.
 	set := map[string]bool{}
@@ -125,7 +120,8 @@ func decode(ko *koanf.Koanf, p *problems) (*Config, []string) {
 			mapstructure.StringToTimeDurationHookFunc(),
 			mapstructure.StringToSliceHookFunc(","),
 			fractionToIntHook,
-			emptyToAbsentHook,
+			sourceDefaultsHook,
+			emptyToAbsentHook, // last: it may return nil, which ends the chain
 		),
 		WeaklyTypedInput: true,
 		Metadata:         &md,
@@ -168,25 +164,3 @@ func dropNulls(m map[string]any) {
 		}
 	}
 }
-
-// fillSourceDefaults sets the per-source keys whose zero value is valid
-// (qos 0) to their default when the source does not set them.
-func fillSourceDefaults(ko *koanf.Koanf) {
-	list, ok := ko.Get("mqttSources").([]any)
-	if !ok {
-		return
-	}
-	for _, e := range list {
-		m, ok := e.(map[string]any)
-		if !ok {
-			continue
-		}
-		if !slices.ContainsFunc(slices.Collect(maps.Keys(m)), isQoS) {
-			m["qos"] = mqtt.DefaultQoS
-		}
-	}
-	_ = ko.Load(confmap.Provider(map[string]any{"mqttSources": list}, ""), nil)
-}
-
-// isQoS reports whether a source's key is qos, in any case.
-func isQoS(key string) bool { return strings.EqualFold(key, "qos") }
