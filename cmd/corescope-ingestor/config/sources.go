@@ -91,6 +91,55 @@ func (s *SourceConfig) MQTTConfig() mqtt.Config {
 // normalizeSources converts the legacy mqtt section, applies the local
 // default and the per-source defaults, and validates every source.
 func (c *Config) normalizeSources(p *problems, log *slog.Logger) {
+	c.defaultSources(log)
+	host, err := hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	dbPath, err := filepath.Abs(c.DBPath)
+	if err != nil {
+		dbPath = c.DBPath
+	}
+	names := map[string]int{}
+	clientIDs := map[string]int{}
+	for i := range c.MQTTSources {
+		s := &c.MQTTSources[i]
+		key := fmt.Sprintf("mqttSources[%d]", i)
+		s.normalize(p, key)
+		if s.Name != "" {
+			if j, dup := names[s.Name]; dup {
+				p.addf(key+".name", "duplicate source name %q (also mqttSources[%d]); names must be unique", s.Name, j)
+			} else {
+				names[s.Name] = i
+			}
+		}
+		s.ClientID = strings.TrimSpace(s.ClientID)
+		generated := s.ClientID == ""
+		if generated {
+			s.ClientID = mqtt.DefaultClientID(host, dbPath, s.Name)
+		}
+		if j, dup := clientIDs[s.ClientID]; dup && !(generated && names[s.Name] != i) {
+			p.addf(key+".clientId", "duplicate client id %q (also mqttSources[%d]); a broker disconnects one of two clients with the same id", s.ClientID, j)
+		} else {
+			clientIDs[s.ClientID] = i
+		}
+		// Everything else about a source is mqtt's to check.
+		mc := s.MQTTConfig()
+		if mc.Name == "" {
+			mc.Name = key // unnamed only when the broker is bad, which mqtt reports
+		}
+		if s.QoS < 0 || s.QoS > 2 {
+			p.addf(key+".qos", "must be 0, 1 or 2, got %d", s.QoS)
+			mc.QoS = 0 // mqtt's field is a byte
+		}
+		p.addFields(key, mc.Validate())
+	}
+}
+
+// defaultSources converts CoreScope's legacy mqtt section into a source
+// when mqttSources is empty, and falls back to DefaultLocalBroker when
+// there is no source and no embedded broker.
+func (c *Config) defaultSources(log *slog.Logger) {
 	switch {
 	case len(c.MQTTSources) == 0 && strings.TrimSpace(c.MQTT.Broker) != "":
 		// CoreScope subscribed to both the topic and meshcore/# (and to ""
@@ -108,65 +157,29 @@ func (c *Config) normalizeSources(p *problems, log *slog.Logger) {
 		c.MQTTSources = []SourceConfig{{Name: "local", Broker: DefaultLocalBroker, QoS: mqtt.DefaultQoS}}
 		log.Info("no MQTT sources configured, defaulting to " + DefaultLocalBroker)
 	}
+}
 
-	host, err := hostname()
-	if err != nil || host == "" {
-		host = "localhost"
+// normalize trims the source's settings and applies its defaults: the name
+// from the broker URL, the topic, connectTimeoutSec, stallAfter and
+// keepAlive. key is its key path.
+func (s *SourceConfig) normalize(p *problems, key string) {
+	s.Broker = strings.TrimSpace(s.Broker)
+	s.Name = strings.TrimSpace(s.Name)
+	if u, err := mqtt.ParseBroker(s.Broker); s.Name == "" && err == nil {
+		// The broker URL without credentials.
+		s.Name = u.Scheme + "://" + u.Host + u.Path
 	}
-	dbPath, err := filepath.Abs(c.DBPath)
-	if err != nil {
-		dbPath = c.DBPath
+	if len(s.Topics) == 0 {
+		s.Topics = []string{mqtt.DefaultTopic}
 	}
-	names := map[string]int{}
-	clientIDs := map[string]int{}
-	for i := range c.MQTTSources {
-		s := &c.MQTTSources[i]
-		key := fmt.Sprintf("mqttSources[%d]", i)
-		s.Broker = strings.TrimSpace(s.Broker)
-		s.Name = strings.TrimSpace(s.Name)
-		if u, err := mqtt.ParseBroker(s.Broker); s.Name == "" && err == nil {
-			// The broker URL without credentials.
-			s.Name = u.Scheme + "://" + u.Host + u.Path
-		}
-		if s.Name != "" {
-			if j, dup := names[s.Name]; dup {
-				p.addf(key+".name", "duplicate source name %q (also mqttSources[%d]); names must be unique", s.Name, j)
-			} else {
-				names[s.Name] = i
-			}
-		}
-		if len(s.Topics) == 0 {
-			s.Topics = []string{mqtt.DefaultTopic}
-		}
-		switch {
-		case s.ConnectTimeoutSec < 0:
-			p.addf(key+".connectTimeoutSec", "must be ≥ 0 seconds (0 means the default, %d), got %d", mqtt.DefaultConnectTimeoutSec, s.ConnectTimeoutSec)
-		case s.ConnectTimeoutSec == 0:
-			s.ConnectTimeoutSec = mqtt.DefaultConnectTimeoutSec
-		}
-		s.ClientID = strings.TrimSpace(s.ClientID)
-		generated := s.ClientID == ""
-		if generated {
-			s.ClientID = mqtt.DefaultClientID(host, dbPath, s.Name)
-		}
-		if j, dup := clientIDs[s.ClientID]; dup && !(generated && names[s.Name] != i) {
-			p.addf(key+".clientId", "duplicate client id %q (also mqttSources[%d]); a broker disconnects one of two clients with the same id", s.ClientID, j)
-		} else {
-			clientIDs[s.ClientID] = i
-		}
-		s.StallAfter = defaultDuration(p, key+".stallAfter", s.StallAfter, mqtt.DefaultStallAfter)
-		s.KeepAlive = defaultDuration(p, key+".keepAlive", s.KeepAlive, mqtt.DefaultKeepAlive)
-		// Everything else about a source is mqtt's to check.
-		mc := s.MQTTConfig()
-		if mc.Name == "" {
-			mc.Name = key // unnamed only when the broker is bad, which mqtt reports
-		}
-		if s.QoS < 0 || s.QoS > 2 {
-			p.addf(key+".qos", "must be 0, 1 or 2, got %d", s.QoS)
-			mc.QoS = 0 // mqtt's field is a byte
-		}
-		p.addFields(key, mc.Validate())
+	switch {
+	case s.ConnectTimeoutSec < 0:
+		p.addf(key+".connectTimeoutSec", "must be ≥ 0 seconds (0 means the default, %d), got %d", mqtt.DefaultConnectTimeoutSec, s.ConnectTimeoutSec)
+	case s.ConnectTimeoutSec == 0:
+		s.ConnectTimeoutSec = mqtt.DefaultConnectTimeoutSec
 	}
+	s.StallAfter = defaultDuration(p, key+".stallAfter", s.StallAfter, mqtt.DefaultStallAfter)
+	s.KeepAlive = defaultDuration(p, key+".keepAlive", s.KeepAlive, mqtt.DefaultKeepAlive)
 }
 
 // defaultDuration replaces 0 with def and rejects negative durations.
