@@ -5,13 +5,11 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/corescope/etl/etl/sqlite"
 	"github.com/corescope/etl/etl/topology"
+	"github.com/corescope/etl/jobs"
 	"github.com/corescope/etl/jobs/maintenance"
 )
 
@@ -28,56 +26,16 @@ import (
 // history with the default chunking while the ingest loop applies
 // 1,000 packets/s through the same writer.
 func BenchmarkNeighborEdgesBig(b *testing.B) {
-	if os.Getenv("CORESCOPE_BIG") == "" {
-		b.Skip("set CORESCOPE_BIG=1 to build a 2M-transmission database and build its neighbour graph")
-	}
-	src := bigDatabase(b)
-	ctx := context.Background()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		path := filepath.Join(b.TempDir(), "big.db")
-		copyFile(b, src, path)
-		db, err := sqlite.Open(ctx, path, sqlite.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := db.Migrate(ctx); err != nil {
-			b.Fatal(err)
-		}
+	benchBig(b, func(b *testing.B, db *sqlite.DB, _ string, c maintenance.Chunking) jobs.Job {
 		seedTopology(b, db)
-		var times chunkTimes
-		job := &maintenance.NeighborEdges{DB: db, Topology: topology.NewLive(db), Chunking: maintenance.Chunking{OnChunk: times.record}}
-		ingest := startIngest(db)
-		b.StartTimer()
-
-		t0 := time.Now()
-		res, err := job.Run(ctx, false)
-		elapsed := time.Since(t0)
-
-		b.StopTimer()
-		lat := ingest.stop()
-		if err != nil {
-			b.Fatal(err)
-		}
+		return &maintenance.NeighborEdges{DB: db, Topology: topology.NewLive(db), Chunking: c}
+	}, func(b *testing.B, db *sqlite.DB, _ jobs.Result) {
 		var edges, sum int64
 		if err := db.Reader().QueryRow(`SELECT count(*), COALESCE(sum(count), 0) FROM neighbor_edges`).Scan(&edges, &sum); err != nil {
 			b.Fatal(err)
 		}
-		chunks := times.ds
-		obs := int64(bigTx * bigObsPerTx)
-		b.ReportMetric(float64(obs)/elapsed.Seconds(), "obs/s")
-		b.ReportMetric(float64(len(chunks)), "chunks")
-		b.ReportMetric(ms(percentile(chunks, 0.99)), "p99_chunk_ms")
-		b.ReportMetric(ms(percentile(chunks, 1)), "max_chunk_ms")
-		b.ReportMetric(float64(len(lat)), "ingest_batches")
-		b.ReportMetric(ms(percentile(lat, 0.50)), "p50_ingest_ms")
-		b.ReportMetric(ms(percentile(lat, 0.99)), "p99_ingest_ms")
-		b.ReportMetric(ms(percentile(lat, 1)), "max_ingest_ms")
-		b.Logf("%s in %s: %d edges, %d contributions; %s", res.Detail, elapsed.Round(time.Millisecond), edges, sum, ingest.summary())
-		b.Logf("first chunks: %v; slowest: %v", roundAll(chunks[:min(8, len(chunks))]), slowest(chunks, 6))
-		db.Close()
-	}
+		b.Logf("%d edges, %d contributions", edges, sum)
+	})
 }
 
 // seedTopology adds observers 1..40, 10,000 random nodes plus 7d1d… and
