@@ -38,9 +38,5 @@ func (j *BackfillDefaultScope) Run(ctx context.Context, dryRun bool) (jobs.Resul
 		cursor, n = last, n+c
 		return more, err
 	})
-	res := jobs.Result{Rows: n, Detail: fmt.Sprintf("nodes=%d %s", n, p)}
-	if err != nil {
-		return res, err
-	}
-	return res, nil
+	return jobs.Result{Rows: n, Detail: fmt.Sprintf("nodes=%d %s", n, p)}, err
 }

@@ -32,9 +32,5 @@ func (j *BackfillFromPubkey) Run(ctx context.Context, dryRun bool) (jobs.Result,
 		cursor, n = last, n+c
 		return more, err
 	})
-	res := jobs.Result{Rows: n, Detail: fmt.Sprintf("transmissions=%d %s", n, p)}
-	if err != nil {
-		return res, err
-	}
-	return res, nil
+	return jobs.Result{Rows: n, Detail: fmt.Sprintf("transmissions=%d %s", n, p)}, err
 }

@@ -35,9 +35,5 @@ func (j *BackfillLastSeen) Run(ctx context.Context, dryRun bool) (jobs.Result, e
 		cursor, n = last, n+c
 		return more, err
 	})
-	res := jobs.Result{Rows: n, Detail: fmt.Sprintf("transmissions=%d %s", n, p)}
-	if err != nil {
-		return res, err
-	}
-	return res, nil
+	return jobs.Result{Rows: n, Detail: fmt.Sprintf("transmissions=%d %s", n, p)}, err
 }

@@ -42,9 +42,5 @@ func (j *BackfillPathJSON) Run(ctx context.Context, dryRun bool) (jobs.Result, e
 		cursor, n = last, n+c
 		return more, err
 	})
-	res := jobs.Result{Rows: n, Detail: fmt.Sprintf("observations=%d %s", n, p)}
-	if err != nil {
-		return res, err
-	}
-	return res, nil
+	return jobs.Result{Rows: n, Detail: fmt.Sprintf("observations=%d %s", n, p)}, err
 }

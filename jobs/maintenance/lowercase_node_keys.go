@@ -28,9 +28,5 @@ func (j *LowercaseNodeKeys) Run(ctx context.Context, dryRun bool) (jobs.Result, 
 		n, merged = n+c, merged+m
 		return more, err
 	})
-	res := jobs.Result{Rows: n, Detail: fmt.Sprintf("keys=%d merged=%d %s", n, merged, p)}
-	if err != nil {
-		return res, err
-	}
-	return res, nil
+	return jobs.Result{Rows: n, Detail: fmt.Sprintf("keys=%d merged=%d %s", n, merged, p)}, err
 }

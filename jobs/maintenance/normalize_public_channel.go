@@ -27,9 +27,5 @@ func (j *NormalizePublicChannel) Run(ctx context.Context, dryRun bool) (jobs.Res
 		n += c
 		return more, err
 	})
-	res := jobs.Result{Rows: n, Detail: fmt.Sprintf("transmissions=%d %s", n, p)}
-	if err != nil {
-		return res, err
-	}
-	return res, nil
+	return jobs.Result{Rows: n, Detail: fmt.Sprintf("transmissions=%d %s", n, p)}, err
 }

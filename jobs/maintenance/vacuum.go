@@ -73,9 +73,5 @@ func (j *Vacuum) Run(ctx context.Context, dryRun bool) (jobs.Result, error) {
 		freed, left = freed+f, l
 		return f > 0 && freed < target && left > 0, err
 	})
-	res := jobs.Result{Rows: freed, Detail: fmt.Sprintf("pages=%d free_before=%d free_after=%d %s", freed, free, left, p)}
-	if err != nil {
-		return res, err
-	}
-	return res, nil
+	return jobs.Result{Rows: freed, Detail: fmt.Sprintf("pages=%d free_before=%d free_after=%d %s", freed, free, left, p)}, err
 }
