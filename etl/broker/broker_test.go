@@ -13,6 +13,7 @@ import (
 
 	"github.com/corescope/etl/etl"
 	"github.com/corescope/etl/etl/mqtt"
+	"github.com/corescope/etl/etl/waittest"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -177,13 +178,7 @@ func TestTopicACLAndSizeLimit(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(b.Collector())
 	p.Publish("meshcore/SJC/obs1/packets", 0, false, []byte(strings.Repeat("a", 5000)))
-	deadline := time.Now().Add(10 * time.Second)
-	for b.tooLarge.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("oversized message did not close the connection")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waittest.Until(t, waittest.Timeout, "the oversized message to close the connection", func() bool { return b.tooLarge.Load() > 0 })
 	select {
 	case m := <-s.ch:
 		t.Fatalf("oversized message reached the pipeline: %d bytes", len(m.Payload))
