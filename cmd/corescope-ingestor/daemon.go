@@ -177,7 +177,6 @@ type daemon struct {
 	started time.Time
 
 	checkpoints *sqlite.CheckpointMetrics
-	brokers     map[string]string
 	broker      *broker.Broker  // the embedded broker; nil when off
 	capture     *capture.Writer // nil when off
 }
@@ -197,13 +196,6 @@ func newDaemon(cfg *config.Config, db *sqlite.DB, sp *spool.Spool, sched *jobs.S
 	var err error
 	if d.tr, err = newTransformer(cfg, d.reg, log, topo); err != nil {
 		return nil, err
-	}
-	d.brokers = make(map[string]string, len(cfg.MQTTSources)+1)
-	for _, s := range cfg.MQTTSources {
-		d.brokers[s.Name] = s.Broker
-	}
-	if bc := cfg.Broker.Config; bc.Enabled() {
-		d.brokers[cfg.Broker.SourceName()] = "mqtt://" + bc.Listen
 	}
 	d.pipe = etl.NewPipeline(etl.PipelineConfig{
 		QueueSize:  cfg.Ingest.QueueSize,

@@ -3,13 +3,12 @@ package main
 import (
 	"time"
 
-	"github.com/corescope/etl/etl/mqtt"
 	"github.com/corescope/etl/etl/statsfile"
 )
 
 // sourcePanels returns the stats file's source_statuses, source_liveness
 // and watchdog tick: each source's state, and when the write path last took
-// one of its messages. brokers maps a source name to its broker URL.
+// one of its messages.
 func (d *daemon) sourcePanels() (sts []statsfile.SourceStatus, live map[string]statsfile.SourceLiveness, tick time.Time) {
 	live = make(map[string]statsfile.SourceLiveness, len(d.sources))
 	unix := func(t time.Time) int64 {
@@ -22,7 +21,7 @@ func (d *daemon) sourcePanels() (sts []statsfile.SourceStatus, live map[string]s
 		st, name := src.State(), src.Name()
 		sts = append(sts, statsfile.SourceStatus{
 			Name:               name,
-			Broker:             mqtt.RedactURL(d.brokers[name]),
+			Broker:             src.Broker(),
 			Connected:          st.Connected,
 			LastConnectUnix:    unix(st.ConnectedSince),
 			LastDisconnectUnix: unix(st.LastDisconnect),

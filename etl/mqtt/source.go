@@ -146,6 +146,9 @@ func NewSource(cfg Config, enqueue Enqueue, log *slog.Logger, m *Metrics) *Sourc
 // Name returns the source's configured name.
 func (s *Source) Name() string { return s.cfg.Name }
 
+// Broker returns the source's broker URL with its password redacted.
+func (s *Source) Broker() string { return RedactURL(s.cfg.Broker) }
+
 // State returns a snapshot of the connection state.
 func (s *Source) State() SourceState {
 	s.mu.Lock()
