@@ -2,7 +2,6 @@ package transform
 
 import (
 	"database/sql"
-	"errors"
 	"math"
 	"strings"
 
@@ -57,12 +56,7 @@ func (t *Transformer) clientReception(m *etl.Message, env *uplink.Envelope, out 
 	}
 	p, err := t.clientDecoder.Decode(env.Raw)
 	if err != nil {
-		kind := "decode"
-		var de *meshcore.Error
-		if errors.As(err, &de) {
-			kind = de.Kind
-		}
-		t.m.decodeErrors.WithLabelValues(kind).Inc()
+		kind := t.decodeError(err)
 		t.reject(ReasonClientDecode, m, "kind", kind, "err", err)
 		return out
 	}

@@ -176,18 +176,25 @@ func receiptTime(m *etl.Message) time.Time {
 	return m.Received.UTC()
 }
 
+// decodeError counts a decoder error by its kind (the meshcore.Error kind,
+// or "decode") and returns the kind.
+func (t *Transformer) decodeError(err error) string {
+	kind := "decode"
+	var de *meshcore.Error
+	if errors.As(err, &de) {
+		kind = de.Kind
+	}
+	t.m.decodeErrors.WithLabelValues(kind).Inc()
+	return kind
+}
+
 func (t *Transformer) packet(m *etl.Message, env *uplink.Envelope, out []etl.Record) []etl.Record {
 	obs := observer(env)
 	when := receiptTime(m)
 	t.m.packets.Inc()
 	p, err := t.cfg.Decoder.Decode(env.Raw)
 	if err != nil {
-		kind := "decode"
-		var de *meshcore.Error
-		if errors.As(err, &de) {
-			kind = de.Kind
-		}
-		t.m.decodeErrors.WithLabelValues(kind).Inc()
+		kind := t.decodeError(err)
 		t.reject(ReasonDecodeError, m, "kind", kind, "err", err)
 		return append(out, etl.Record{Kind: etl.KindDropped, Time: when, Observer: obs, Drop: &etl.Drop{
 			Hash:   rejectKey(env.Raw),
